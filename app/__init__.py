@@ -1,0 +1,85 @@
+"""The Loyalty Wallet Flask application.
+
+``create_app(config)`` builds the app: settings from the environment (``app.config``), then
+any overrides the caller passes (the tests do), the instance folder's generated secrets, the
+extensions, one blueprint per resource, the problem+json error handler, per-request
+transactions and JSON logs. The domain libraries ``wallet`` and ``coupons`` know nothing of
+Flask; the packages here wire them to HTTP and the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api
+
+from app import extensions, models, transactions  # noqa: F401  (models: registers every table)
+from app.config import settings_from_environment
+from app.db import configure_sqlite
+from app.errors import register_error_handlers
+from app.instance_secrets import InstanceSecrets
+from app.logs import configure_logging
+
+MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
+
+API_SETTINGS: dict[str, Any] = {
+    "API_TITLE": "Loyalty Wallet API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.1.0",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create and configure the application."""
+    settings = settings_from_environment()
+    settings.update(config or {})
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], static_folder=None)
+    app.config.update(API_SETTINGS)
+    app.config.update(settings)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True, mode=0o700)
+    app.extensions["lw_secrets"] = InstanceSecrets(app.instance_path)
+
+    configure_logging(app)
+    extensions.db.init_app(app)
+    with app.app_context():
+        configure_sqlite(extensions.db.engine)
+    extensions.migrate.init_app(app, extensions.db, directory=MIGRATIONS_DIRECTORY)
+    extensions.limiter.init_app(app)
+    api = Api(app)
+    app.extensions["lw_api"] = api
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    register_error_handlers(app)
+    transactions.init_app(app)
+    _register_blueprints(api)
+    _register_cli(app)
+    return app
+
+
+def _register_blueprints(api: Api) -> None:
+    from app.auth.routes import blp as auth_blp
+    from app.auth.routes import till_blp as till_sessions_blp
+    from app.me.routes import blp as me_blp
+    from app.stores.routes import blp as stores_blp
+
+    for blueprint in (auth_blp, till_sessions_blp, me_blp, stores_blp):
+        api.register_blueprint(blueprint)
+
+
+def _register_cli(app: Flask) -> None:
+    from app.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,1 @@
+"""Members and staff accounts: who can log in, and with which role."""

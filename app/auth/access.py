@@ -1,0 +1,74 @@
+"""Who may call a route: decorators that check the bearer token and the role.
+
+Every route outside ``/api/v1/auth`` and the public documents is wrapped in exactly one of
+these. They raise 401 when the token is missing or invalid and 403 when the caller is known
+but not allowed. The identity is kept on ``flask.g`` for the rest of the request.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import g, request
+
+from app.auth.tokens import API_AUDIENCE, TILL_AUDIENCE, Identity, decode_access_token
+from app.errors import Problem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(
+            "authentication-required", 401, "Authentication required",
+            "Send an access token as 'Authorization: Bearer <token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()
+
+
+def current_identity() -> Identity:
+    """Return the identity the current request was authenticated as."""
+    identity: Identity = g.identity
+    return identity
+
+
+def _forbidden() -> Problem:
+    return Problem("forbidden", 403, "Forbidden", "Your role may not do this.")
+
+
+def _guard(audience: str, allowed: Callable[[Identity], bool]) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            identity = decode_access_token(_bearer_token(), audience)
+            if not allowed(identity):
+                raise _forbidden()
+            g.identity = identity
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def member_required(view: F) -> F:
+    """Let only members call the route."""
+    return _guard(API_AUDIENCE, lambda identity: identity.kind == "member")(view)
+
+
+def staff_required(*roles: str) -> Callable[[F], F]:
+    """Let only staff with one of the given roles call the route."""
+    return _guard(API_AUDIENCE, lambda identity: identity.kind == "staff" and identity.role in roles)
+
+
+def till_required(*roles: str) -> Callable[[F], F]:
+    """Let only a till session (of staff with one of the given roles, if named) call the route."""
+    return _guard(
+        TILL_AUDIENCE,
+        lambda identity: identity.kind == "till" and (not roles or identity.role in roles),
+    )

@@ -1,0 +1,89 @@
+"""The declarative base, reusable column types and engine settings.
+
+Times are stored as naive UTC in the database and handed to Python as timezone-aware UTC
+(``UTCDateTime``), so SQLite and PostgreSQL behave the same. Constraint names follow one
+convention so Alembic can alter tables on SQLite, where every change is a table rebuild.
+
+SQLite is the embedded default. Every transaction there starts with ``BEGIN IMMEDIATE``: the
+write lock is taken up front, so two requests never deadlock while upgrading a read lock, and
+a conditional ``UPDATE`` is as atomic as on PostgreSQL. Requests wait for each other (up to
+the busy timeout) instead of failing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, event, func
+from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC on the Python side."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store the value as naive UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not accepted; use UTC-aware values")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read the value back as aware UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Return the current time as aware UTC."""
+    return datetime.now(UTC)
+
+
+created_at = Annotated[
+    datetime,
+    mapped_column(UTCDateTime(), default=utcnow, server_default=func.current_timestamp()),
+]
+
+
+class Base(DeclarativeBase):
+    """The base class of every model."""
+
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: UTCDateTime()},
+    )
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Make SQLite transactions take the write lock up front and wait for each other."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

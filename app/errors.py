@@ -1,0 +1,140 @@
+"""One error shape for the whole API: RFC 9457 ``application/problem+json``.
+
+Every error answer is ``{type, title, status, detail}``, plus ``errors`` for field problems and
+any extra members a refusal carries (``redeemed_at`` on a double redemption, say). ``type`` is a
+stable kebab-case word that clients switch on; the README lists them all. Domain code raises
+``Problem`` (or a library error that has a ``type``) and never builds a response itself.
+A 500 is logged with its traceback and answered without one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context, json
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("app.errors")
+
+PROBLEM_MIMETYPE = "application/problem+json"
+
+# The type of each HTTP status when nothing more specific was said.
+STATUS_TYPES: dict[int, str] = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    410: "gone",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    428: "precondition-required",
+    429: "too-many-requests",
+    500: "internal-error",
+    503: "service-unavailable",
+}
+
+
+class Problem(Exception):
+    """An error answer: raise it anywhere in a request and the handler renders it."""
+
+    def __init__(
+        self,
+        type: str,
+        status: int,
+        title: str | None = None,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title or type)
+        self.type = type
+        self.status = status
+        self.title = title or type.replace("-", " ").capitalize()
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the problem document."""
+        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
+        body["detail"] = self.detail or self.title
+        body.update(self.extra)
+        return body
+
+
+def problem_response(problem: Problem) -> Response:
+    """Render a problem as an HTTP response (and note its type for the logs)."""
+    if has_request_context():
+        g.problem_type = problem.type
+    response = Response(
+        json.dumps(problem.to_dict()), status=problem.status, mimetype=PROBLEM_MIMETYPE
+    )
+    for name, value in problem.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _from_http_exception(exc: HTTPException) -> Problem:
+    """Translate a werkzeug or flask-smorest HTTP error into a problem."""
+    status = exc.code or 500
+    data: dict[str, Any] = getattr(exc, "data", None) or {}
+    messages = data.get("messages")
+    if isinstance(messages, dict) and "json" in messages and status in (400, 422):
+        field_errors = messages["json"]
+        if status == 400 or (isinstance(field_errors, list)):
+            return Problem(
+                "malformed-json",
+                400,
+                "Malformed JSON body",
+                "The request body is not valid JSON.",
+            )
+        return Problem(
+            "validation-error",
+            422,
+            "Invalid request",
+            "Some fields are missing or invalid.",
+            errors=messages,
+        )
+    if isinstance(messages, dict) and status == 422:
+        return Problem(
+            "validation-error", 422, "Invalid request", "Some parameters are invalid.",
+            errors=messages,
+        )
+    headers = {}
+    if status == 405 and exc.get_response().headers.get("Allow"):
+        headers["Allow"] = exc.get_response().headers["Allow"]
+    return Problem(
+        STATUS_TYPES.get(status, "http-error"),
+        status,
+        exc.name,
+        exc.description if status != 500 else "Something went wrong on our side.",
+        headers=headers,
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error of the app with problem+json."""
+
+    @app.errorhandler(Problem)
+    def _problem(problem: Problem) -> Response:
+        return problem_response(problem)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        return problem_response(_from_http_exception(exc))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        library_type = getattr(exc, "type", None)
+        library_status = getattr(exc, "status", None)
+        if isinstance(library_type, str) and isinstance(library_status, int):
+            return problem_response(Problem(library_type, library_status, detail=str(exc)))
+        log.exception("unhandled error")
+        return problem_response(
+            Problem("internal-error", 500, "Internal error", "Something went wrong on our side.")
+        )

@@ -1,0 +1,1 @@
+"""Stores and the tills registered in them."""

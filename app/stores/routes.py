@@ -1,0 +1,73 @@
+"""Admin and manager routes: stores, tills and staff accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.accounts.models import StaffAccount
+from app.auth.access import current_identity, staff_required
+from app.stores import service
+from app.stores.models import Store
+from app.stores.schemas import (
+    StaffRequestSchema,
+    StaffSchema,
+    StoreSchema,
+    TillCreatedSchema,
+    TillRequestSchema,
+)
+
+blp = Blueprint("stores", __name__, url_prefix="/api/v1", description="Stores, tills and staff")
+
+MANAGERS = ("manager", "admin")
+
+
+@blp.route("/stores")
+class Stores(MethodView):
+    @blp.response(200, StoreSchema(many=True))
+    @blp.alt_response(403, description="forbidden")
+    @staff_required(*MANAGERS)
+    def get(self) -> Sequence[Store]:
+        """List stores."""
+        return service.list_stores(current_identity())
+
+    @blp.arguments(StoreSchema)
+    @blp.response(201, StoreSchema)
+    @blp.alt_response(403, description="forbidden")
+    @staff_required(*MANAGERS)
+    def post(self, body: dict[str, Any]) -> Store:
+        """Add a store; a manager who adds one works in it from then on."""
+        return service.create_store(
+            current_identity(), body["name"], body["address"], body["latitude"], body["longitude"]
+        )
+
+
+@blp.route("/tills")
+class Tills(MethodView):
+    @blp.arguments(TillRequestSchema)
+    @blp.response(201, TillCreatedSchema)
+    @blp.alt_response(403, description="forbidden")
+    @blp.alt_response(404, description="unknown-store")
+    @staff_required(*MANAGERS)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Register a till; the answer holds its key, shown only this once."""
+        till, till_key = service.register_till(current_identity(), body["store_id"], body["name"])
+        return {"till_id": till.id, "till_key": till_key, "store_id": till.store_id, "name": till.name}
+
+
+@blp.route("/staff")
+class Staff(MethodView):
+    @blp.arguments(StaffRequestSchema)
+    @blp.response(201, StaffSchema)
+    @blp.alt_response(403, description="forbidden")
+    @blp.alt_response(409, description="email-taken")
+    @staff_required(*MANAGERS)
+    def post(self, body: dict[str, Any]) -> StaffAccount:
+        """Create a staff account (admins: any role; managers: cashiers of their stores)."""
+        return service.create_staff(
+            current_identity(), body["email"], body["password"], body["display_name"],
+            body["role"], body["store_ids"],
+        )

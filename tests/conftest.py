@@ -1,0 +1,212 @@
+"""Shared fixtures: an app on a real database, a client, and the demo shop to act in.
+
+Every API test runs twice, on SQLite and on PostgreSQL (``TEST_DATABASE_URL``). The schema is
+built once per run by the real Alembic migrations, never by ``create_all``, so the tests
+exercise what production runs. SQLite tests each get a copy of the migrated database file;
+PostgreSQL tests share one migrated database and every table is truncated after each test.
+
+A suite whose service is missing skips with a one-line reason on a developer's machine; with
+``CI=true`` the same situation fails, so CI can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.extensions import db
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+# Cheap scrypt parameters: the tests hash many passwords; production keeps werkzeug's default.
+FAST_PASSWORD_HASH = "scrypt:1024:8:1"
+
+
+def unavailable(reason: str) -> None:
+    """Skip a test whose service is missing; in CI, fail it instead."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: a suite that cannot run fails)")
+    pytest.skip(reason)
+
+
+def base_config(instance_path: Path, database_url: str) -> dict[str, Any]:
+    """Return the app settings every test uses."""
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "PASSWORD_HASH_METHOD": FAST_PASSWORD_HASH,
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "REDIS_URL": None,
+        "PUBLIC_BASE_URL": "https://wallet.test",
+        "ISSUER_DOMAIN": "wallet.test",
+    }
+
+
+def migrate_to_head(app: Flask) -> None:
+    """Build the schema with the project's Alembic migrations."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return an instance folder shared by the run (secrets are generated there once)."""
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory, instance_path: Path) -> Path:
+    """Return a migrated SQLite database file that tests copy."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    app = create_app(base_config(instance_path, f"sqlite:///{path}"))
+    migrate_to_head(app)
+    with app.app_context():
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url(instance_path: Path) -> str:
+    """Return the URL of a freshly migrated PostgreSQL database."""
+    if not TEST_DATABASE_URL:
+        unavailable("PostgreSQL suite: TEST_DATABASE_URL is not set")
+    engine = sa.create_engine(_psycopg(TEST_DATABASE_URL))
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+            connection.execute(sa.text("CREATE SCHEMA public"))
+    except sa.exc.OperationalError as exc:
+        unavailable(f"PostgreSQL suite: cannot connect ({exc.orig})")
+    finally:
+        engine.dispose()
+    app = create_app(base_config(instance_path, _psycopg(TEST_DATABASE_URL)))
+    migrate_to_head(app)
+    with app.app_context():
+        db.engine.dispose()
+    return _psycopg(TEST_DATABASE_URL)
+
+
+def _psycopg(url: str) -> str:
+    from app.config import normalise_database_url
+
+    return normalise_database_url(url)
+
+
+def _truncate_everything(app: Flask) -> None:
+    with app.app_context():
+        tables = [t.name for t in db.metadata.sorted_tables]
+        db.session.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+        db.engine.dispose()
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Name the database the test runs on."""
+    return str(request.param)
+
+
+@pytest.fixture
+def app(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, instance_path: Path
+) -> Iterator[Flask]:
+    """Return an app on a clean, migrated database of the test's backend."""
+    if backend == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        database = tmp_path / "test.db"
+        shutil.copy(template, database)
+        flask_app = create_app(base_config(instance_path, f"sqlite:///{database}"))
+        yield flask_app
+        with flask_app.app_context():
+            db.engine.dispose()
+    else:
+        url = request.getfixturevalue("postgres_url")
+        flask_app = create_app(base_config(instance_path, url))
+        yield flask_app
+        _truncate_everything(flask_app)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Return a test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    """Return a CLI runner of the app."""
+    return app.test_cli_runner()
+
+
+class Shop:
+    """The demo shop, seeded into the test's database, with ways to log in."""
+
+    def __init__(self, app: Flask, client: FlaskClient) -> None:
+        from app.demo import seed_demo
+
+        self.app = app
+        self.client = client
+        with app.app_context():
+            logins, _ = seed_demo()
+            db.session.commit()
+        self.logins = logins.to_dict()
+        self.tills = self.logins["tills"]
+        self.members = self.logins["members"]
+
+    def login(self, email: str, password: str, account: str | None = None) -> dict[str, Any]:
+        """Log in through the API and return the token pair."""
+        body: dict[str, Any] = {"email": email, "password": password}
+        if account:
+            body["account"] = account
+        response = self.client.post("/api/v1/auth/login", json=body)
+        assert response.status_code == 200, response.get_json()
+        result: dict[str, Any] = response.get_json()
+        return result
+
+    def login_member(self, index: int = 0) -> str:
+        """Return an access token of a demo member."""
+        member = self.members[index]
+        return str(self.login(member["email"], member["password"])["access_token"])
+
+    def login_staff(self, role: str) -> str:
+        """Return an access token of the demo admin, manager or cashier."""
+        account = self.logins[role]
+        return str(self.login(account["email"], account["password"])["access_token"])
+
+    def open_till(self, till_index: int = 0, role: str = "cashier") -> str:
+        """Open a till session and return its access token."""
+        account = self.logins[role]
+        response = self.client.post(
+            "/api/v1/till/sessions",
+            json={"till_key": self.tills[till_index]["till_key"], "email": account["email"],
+                  "password": account["password"]},
+        )
+        assert response.status_code == 201, response.get_json()
+        return str(response.get_json()["access_token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Return the Authorization header for a token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def shop(app: Flask, client: FlaskClient) -> Shop:
+    """Return the seeded demo shop."""
+    return Shop(app, client)
