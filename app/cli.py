@@ -39,8 +39,14 @@ def create_admin(email: str, password: str, display_name: str) -> None:
         raise click.ClickException(f"a staff account {email} exists already")
     if len(password) < 8:
         raise click.ClickException("the password needs at least 8 characters")
-    db.session.add(StaffAccount(email=email, display_name=display_name,
-                                password_hash=hash_password(password), role=StaffRole.ADMIN))
+    db.session.add(
+        StaffAccount(
+            email=email,
+            display_name=display_name,
+            password_hash=hash_password(password),
+            role=StaffRole.ADMIN,
+        )
+    )
     db.session.commit()
     click.echo(f"admin {email} created")
 

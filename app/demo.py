@@ -27,10 +27,20 @@ DEMO_MEMBERS = [
     {"email": "grace@demo.shop", "password": "demo-member-2026", "display_name": "Grace Hopper"},
 ]
 DEMO_STORES = [
-    {"name": "Demo Shop Berlin Mitte", "address": "Rosenthaler Str. 1, 10119 Berlin",
-     "latitude": 52.5298, "longitude": 13.4015, "till_key": "lwt_demo-berlin-till-1"},
-    {"name": "Demo Shop Hamburg", "address": "Jungfernstieg 7, 20354 Hamburg",
-     "latitude": 53.5526, "longitude": 9.9925, "till_key": "lwt_demo-hamburg-till-1"},
+    {
+        "name": "Demo Shop Berlin Mitte",
+        "address": "Rosenthaler Str. 1, 10119 Berlin",
+        "latitude": 52.5298,
+        "longitude": 13.4015,
+        "till_key": "lwt_demo-berlin-till-1",
+    },
+    {
+        "name": "Demo Shop Hamburg",
+        "address": "Jungfernstieg 7, 20354 Hamburg",
+        "latitude": 53.5526,
+        "longitude": 9.9925,
+        "till_key": "lwt_demo-hamburg-till-1",
+    },
 ]
 
 
@@ -53,7 +63,10 @@ def _staff(email: str, password: str, name: str, role: str, stores: list[Store])
     staff = db.session.scalar(select(StaffAccount).where(StaffAccount.email == email))
     if staff is None:
         staff = StaffAccount(
-            email=email, display_name=name, password_hash=hash_password(password), role=role,
+            email=email,
+            display_name=name,
+            password_hash=hash_password(password),
+            role=role,
             stores=stores,
         )
         db.session.add(staff)
@@ -62,31 +75,49 @@ def _staff(email: str, password: str, name: str, role: str, stores: list[Store])
 
 def seed_demo() -> tuple[DemoLogins, bool]:
     """Create the demo shop if it is missing; return the logins and whether anything was added."""
-    created = db.session.scalar(select(StaffAccount.id).where(StaffAccount.email == DEMO_ADMIN["email"])) is None
+    created = (
+        db.session.scalar(select(StaffAccount.id).where(StaffAccount.email == DEMO_ADMIN["email"]))
+        is None
+    )
     stores: list[Store] = []
     tills: list[dict[str, Any]] = []
     for spec in DEMO_STORES:
         till = db.session.scalar(select(Till).where(Till.key_hash == sha256_hex(spec["till_key"])))
         if till is None:
-            store = Store(name=spec["name"], address=spec["address"],
-                          latitude=spec["latitude"], longitude=spec["longitude"])
+            store = Store(
+                name=spec["name"],
+                address=spec["address"],
+                latitude=spec["latitude"],
+                longitude=spec["longitude"],
+            )
             till = Till(store=store, name="Till 1", key_hash=sha256_hex(spec["till_key"]))
             db.session.add_all([store, till])
             db.session.flush()
         stores.append(till.store)
-        tills.append({"till_id": till.id, "till_key": spec["till_key"], "store_id": till.store_id,
-                      "store": till.store.name})
+        tills.append(
+            {
+                "till_id": till.id,
+                "till_key": spec["till_key"],
+                "store_id": till.store_id,
+                "store": till.store.name,
+            }
+        )
     admin = _staff(DEMO_ADMIN["email"], DEMO_ADMIN["password"], "Demo Admin", StaffRole.ADMIN, [])
-    manager = _staff(DEMO_MANAGER["email"], DEMO_MANAGER["password"], "Demo Manager",
-                     StaffRole.MANAGER, stores)
-    cashier = _staff(DEMO_CASHIER["email"], DEMO_CASHIER["password"], "Demo Cashier",
-                     StaffRole.CASHIER, stores)
+    manager = _staff(
+        DEMO_MANAGER["email"], DEMO_MANAGER["password"], "Demo Manager", StaffRole.MANAGER, stores
+    )
+    cashier = _staff(
+        DEMO_CASHIER["email"], DEMO_CASHIER["password"], "Demo Cashier", StaffRole.CASHIER, stores
+    )
     members = []
     for spec in DEMO_MEMBERS:
         member = db.session.scalar(select(Member).where(Member.email == spec["email"]))
         if member is None:
-            member = Member(email=spec["email"], display_name=spec["display_name"],
-                            password_hash=hash_password(spec["password"]))
+            member = Member(
+                email=spec["email"],
+                display_name=spec["display_name"],
+                password_hash=hash_password(spec["password"]),
+            )
             db.session.add(member)
         members.append({"email": spec["email"], "password": spec["password"]})
     db.session.flush()

@@ -102,7 +102,10 @@ def _from_http_exception(exc: HTTPException) -> Problem:
         )
     if isinstance(messages, dict) and status == 422:
         return Problem(
-            "validation-error", 422, "Invalid request", "Some parameters are invalid.",
+            "validation-error",
+            422,
+            "Invalid request",
+            "Some parameters are invalid.",
             errors=messages,
         )
     headers = {}

@@ -107,7 +107,9 @@ class InstanceSecrets:
             self.rotate_token_key()
             entries = self._data()["token_keys"]
         return [
-            TokenKey(e["kid"], base64.b64decode(e["secret"]), datetime.fromisoformat(e["created_at"]))
+            TokenKey(
+                e["kid"], base64.b64decode(e["secret"]), datetime.fromisoformat(e["created_at"])
+            )
             for e in entries
         ]
 
@@ -115,7 +117,11 @@ class InstanceSecrets:
         """Add a new access-token signing key and keep only the newest ``keep`` keys."""
         key = TokenKey(secrets.token_hex(4), secrets.token_bytes(32), utcnow())
         with self._locked() as data:
-            entry = {"kid": key.kid, "secret": _b64(key.secret), "created_at": key.created_at.isoformat()}
+            entry = {
+                "kid": key.kid,
+                "secret": _b64(key.secret),
+                "created_at": key.created_at.isoformat(),
+            }
             data["token_keys"] = [entry, *data.get("token_keys", [])][:keep]
         return key
 

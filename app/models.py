@@ -2,6 +2,17 @@
 
 from app.accounts.models import Member, StaffAccount, staff_stores
 from app.auth.models import RefreshToken
+from app.fraud.models import Attempt
+from app.idempotency import IdempotencyKey
 from app.stores.models import Store, Till
 
-__all__ = ["Member", "RefreshToken", "StaffAccount", "Store", "Till", "staff_stores"]
+__all__ = [
+    "Attempt",
+    "IdempotencyKey",
+    "Member",
+    "RefreshToken",
+    "StaffAccount",
+    "Store",
+    "Till",
+    "staff_stores",
+]

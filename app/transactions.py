@@ -57,7 +57,9 @@ def finish_request_transaction(response: Response) -> Response:
             db.session.rollback()
             log.warning("commit failed: %s", exc.__class__.__name__)
             problem = Problem(
-                "conflict", 409, "Conflict",
+                "conflict",
+                409,
+                "Conflict",
                 "The request collided with a concurrent change; nothing was saved. Retry it.",
             )
             g.problem_type = problem.type

@@ -24,7 +24,9 @@ def _bearer_token() -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(
-            "authentication-required", 401, "Authentication required",
+            "authentication-required",
+            401,
+            "Authentication required",
             "Send an access token as 'Authorization: Bearer <token>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -63,7 +65,9 @@ def member_required(view: F) -> F:
 
 def staff_required(*roles: str) -> Callable[[F], F]:
     """Let only staff with one of the given roles call the route."""
-    return _guard(API_AUDIENCE, lambda identity: identity.kind == "staff" and identity.role in roles)
+    return _guard(
+        API_AUDIENCE, lambda identity: identity.kind == "staff" and identity.role in roles
+    )
 
 
 def till_required(*roles: str) -> Callable[[F], F]:

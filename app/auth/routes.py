@@ -20,7 +20,9 @@ from app.auth.schemas import (
 from app.extensions import limiter
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and logins")
-till_blp = Blueprint("till_sessions", __name__, url_prefix="/api/v1/till", description="Till sessions")
+till_blp = Blueprint(
+    "till_sessions", __name__, url_prefix="/api/v1/till", description="Till sessions"
+)
 
 
 def _login_limit() -> str:
@@ -39,8 +41,14 @@ class Register(MethodView):
     @blp.alt_response(409, description="email-taken")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Join the programme as a member."""
-        member, pair = service.register_member(body["email"], body["password"], body["display_name"])
-        return {"member_id": member.id, "access_token": pair.access_token, "refresh_token": pair.refresh_token}
+        member, pair = service.register_member(
+            body["email"], body["password"], body["display_name"]
+        )
+        return {
+            "member_id": member.id,
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+        }
 
 
 @blp.route("/login")
@@ -53,7 +61,11 @@ class Login(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Log in as a member or a staff account."""
         pair = service.login(body["email"], body["password"], body["account"])
-        return {"access_token": pair.access_token, "refresh_token": pair.refresh_token, "role": pair.identity.role}
+        return {
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "role": pair.identity.role,
+        }
 
 
 @blp.route("/refresh")
@@ -64,7 +76,11 @@ class Refresh(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Trade a refresh token for a new token pair (the old one stops working)."""
         pair = service.refresh(body["refresh_token"])
-        return {"access_token": pair.access_token, "refresh_token": pair.refresh_token, "role": pair.identity.role}
+        return {
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "role": pair.identity.role,
+        }
 
 
 @blp.route("/logout")

@@ -70,7 +70,9 @@ def _start_refresh_token(identity: Identity, family_id: str | None = None) -> st
 
 
 def _token_pair(identity: Identity, family_id: str | None = None) -> TokenPair:
-    return TokenPair(issue_access_token(identity), _start_refresh_token(identity, family_id), identity)
+    return TokenPair(
+        issue_access_token(identity), _start_refresh_token(identity, family_id), identity
+    )
 
 
 def register_member(email: str, password: str, display_name: str) -> tuple[Member, TokenPair]:
@@ -78,7 +80,9 @@ def register_member(email: str, password: str, display_name: str) -> tuple[Membe
     email = normalise_email(email)
     if db.session.scalar(select(Member.id).where(Member.email == email)) is not None:
         raise Problem("email-taken", 409, "E-mail taken", "An account with this e-mail exists.")
-    member = Member(email=email, display_name=display_name.strip(), password_hash=hash_password(password))
+    member = Member(
+        email=email, display_name=display_name.strip(), password_hash=hash_password(password)
+    )
     db.session.add(member)
     db.session.flush()
     return member, _token_pair(Identity("member", member.id, "member"))
@@ -87,13 +91,21 @@ def register_member(email: str, password: str, display_name: str) -> tuple[Membe
 def login(email: str, password: str, account: str | None = None) -> TokenPair:
     """Check credentials of a member or staff account and start a login."""
     email = normalise_email(email)
-    member = None if account == "staff" else db.session.scalar(select(Member).where(Member.email == email))
+    member = (
+        None
+        if account == "staff"
+        else db.session.scalar(select(Member).where(Member.email == email))
+    )
     if member is not None:
         if not password_matches(member.password_hash, password):
             raise _invalid_credentials()
         return _token_pair(Identity("member", member.id, "member"))
-    staff = None if account == "member" else db.session.scalar(
-        select(StaffAccount).where(StaffAccount.email == email, StaffAccount.active.is_(True))
+    staff = (
+        None
+        if account == "member"
+        else db.session.scalar(
+            select(StaffAccount).where(StaffAccount.email == email, StaffAccount.active.is_(True))
+        )
     )
     if not password_matches(staff.password_hash if staff else None, password) or staff is None:
         raise _invalid_credentials()
@@ -113,16 +125,25 @@ def refresh(refresh_token: str) -> TokenPair:
             RefreshToken.expires_at > now,
         )
         .values(used_at=now)
-        .returning(RefreshToken.family_id, RefreshToken.subject_kind, RefreshToken.subject_id, RefreshToken.till_id)
+        .returning(
+            RefreshToken.family_id,
+            RefreshToken.subject_kind,
+            RefreshToken.subject_id,
+            RefreshToken.till_id,
+        )
     ).first()
     if used is None:
-        stored = db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+        stored = db.session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+        )
         if stored is not None and stored.used_at is not None and stored.revoked_at is None:
             revoke_family(stored.family_id)
             # The revocation must survive the error answer, so it commits on its own.
             db.session.commit()
             raise Problem(
-                "refresh-token-reused", 401, "Refresh token reused",
+                "refresh-token-reused",
+                401,
+                "Refresh token reused",
                 "This refresh token was already used; the login has been ended everywhere.",
             )
         raise Problem("invalid-refresh-token", 401, "Invalid refresh token", "Log in again.")
@@ -176,8 +197,13 @@ def open_till_session(till_key: str, email: str, password: str) -> TokenPair:
         raise Problem("invalid-till-key", 401, "Invalid till key", "This till is not registered.")
     if till.blocked:
         raise Problem("till-blocked", 403, "Till blocked", "This till has been blocked by staff.")
-    if staff.role not in (StaffRole.CASHIER, StaffRole.MANAGER) or not staff.works_in(till.store_id):
+    if staff.role not in (StaffRole.CASHIER, StaffRole.MANAGER) or not staff.works_in(
+        till.store_id
+    ):
         raise Problem(
-            "forbidden", 403, "Forbidden", "Only cashiers and managers of this store may open this till."
+            "forbidden",
+            403,
+            "Forbidden",
+            "Only cashiers and managers of this store may open this till.",
         )
     return _token_pair(Identity("till", staff.id, staff.role, till.id, till.store_id))

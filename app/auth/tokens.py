@@ -74,18 +74,26 @@ def decode_access_token(token: str, audience: str) -> Identity:
         )
     except jwt.ExpiredSignatureError as exc:
         raise Problem(
-            "token-expired", 401, "Token expired", "The access token has expired; refresh it.",
+            "token-expired",
+            401,
+            "Token expired",
+            "The access token has expired; refresh it.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from exc
     except jwt.InvalidAudienceError as exc:
         raise Problem(
-            "wrong-token-kind", 401, "Wrong kind of token",
+            "wrong-token-kind",
+            401,
+            "Wrong kind of token",
             "This route does not accept this kind of token (till tokens work only on till routes).",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from exc
     except jwt.InvalidTokenError as exc:
         raise Problem(
-            "invalid-token", 401, "Invalid token", "The access token is not valid.",
+            "invalid-token",
+            401,
+            "Invalid token",
+            "The access token is not valid.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from exc
     return Identity(

@@ -55,7 +55,12 @@ class Tills(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Register a till; the answer holds its key, shown only this once."""
         till, till_key = service.register_till(current_identity(), body["store_id"], body["name"])
-        return {"till_id": till.id, "till_key": till_key, "store_id": till.store_id, "name": till.name}
+        return {
+            "till_id": till.id,
+            "till_key": till_key,
+            "store_id": till.store_id,
+            "name": till.name,
+        }
 
 
 @blp.route("/staff")
@@ -68,6 +73,10 @@ class Staff(MethodView):
     def post(self, body: dict[str, Any]) -> StaffAccount:
         """Create a staff account (admins: any role; managers: cashiers of their stores)."""
         return service.create_staff(
-            current_identity(), body["email"], body["password"], body["display_name"],
-            body["role"], body["store_ids"],
+            current_identity(),
+            body["email"],
+            body["password"],
+            body["display_name"],
+            body["role"],
+            body["store_ids"],
         )

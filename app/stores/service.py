@@ -34,7 +34,9 @@ def create_store(
 ) -> Store:
     """Add a store; a manager who adds one is assigned to it."""
     actor = _actor(identity)
-    store = Store(name=name.strip(), address=address.strip(), latitude=latitude, longitude=longitude)
+    store = Store(
+        name=name.strip(), address=address.strip(), latitude=latitude, longitude=longitude
+    )
     db.session.add(store)
     if actor.role != StaffRole.ADMIN:
         actor.stores.append(store)
@@ -64,26 +66,43 @@ def register_till(identity: Identity, store_id: int, name: str) -> tuple[Till, s
 
 
 def create_staff(
-    identity: Identity, email: str, password: str, display_name: str, role: str, store_ids: list[int]
+    identity: Identity,
+    email: str,
+    password: str,
+    display_name: str,
+    role: str,
+    store_ids: list[int],
 ) -> StaffAccount:
     """Create a staff account in the given stores."""
     actor = _actor(identity)
     if actor.role != StaffRole.ADMIN and (
         role != StaffRole.CASHIER or not all(actor.works_in(s) for s in store_ids)
     ):
-        raise Problem("forbidden", 403, "Forbidden", "Managers may create cashiers for their own stores only.")
+        raise Problem(
+            "forbidden", 403, "Forbidden", "Managers may create cashiers for their own stores only."
+        )
     email = normalise_email(email)
     if db.session.scalar(select(StaffAccount.id).where(StaffAccount.email == email)) is not None:
-        raise Problem("email-taken", 409, "E-mail taken", "A staff account with this e-mail exists.")
+        raise Problem(
+            "email-taken", 409, "E-mail taken", "A staff account with this e-mail exists."
+        )
     stores = db.session.scalars(select(Store).where(Store.id.in_(store_ids))).all()
     if len(stores) != len(set(store_ids)):
         raise Problem("unknown-store", 404, "Unknown store", "One of the stores does not exist.")
     if role != StaffRole.ADMIN and not stores:
-        raise Problem("validation-error", 422, "Invalid request", "Cashiers and managers need a store.",
-                      errors={"json": {"store_ids": ["At least one store is needed."]}})
+        raise Problem(
+            "validation-error",
+            422,
+            "Invalid request",
+            "Cashiers and managers need a store.",
+            errors={"json": {"store_ids": ["At least one store is needed."]}},
+        )
     staff = StaffAccount(
-        email=email, display_name=display_name.strip(), password_hash=hash_password(password),
-        role=role, stores=list(stores),
+        email=email,
+        display_name=display_name.strip(),
+        password_hash=hash_password(password),
+        role=role,
+        stores=list(stores),
     )
     db.session.add(staff)
     db.session.flush()

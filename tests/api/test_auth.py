@@ -29,8 +29,11 @@ def test_register_returns_tokens_that_open_the_member_view(client: FlaskClient) 
     me = client.get("/api/v1/me", headers=bearer(body["access_token"]))
     assert me.status_code == 200
     assert me.get_json() == {
-        "member_id": body["member_id"], "email": "new@example.com", "display_name": "New Member",
-        "points_balance": 0, "tier": "base",
+        "member_id": body["member_id"],
+        "email": "new@example.com",
+        "display_name": "New Member",
+        "points_balance": 0,
+        "tier": "base",
     }
 
 
@@ -52,7 +55,9 @@ def test_login_reports_the_role(shop: Shop) -> None:
 
 
 def test_wrong_password_and_unknown_email_get_the_same_refusal(shop: Shop) -> None:
-    wrong = shop.client.post("/api/v1/auth/login", json={"email": "ada@demo.shop", "password": "nope"})
+    wrong = shop.client.post(
+        "/api/v1/auth/login", json={"email": "ada@demo.shop", "password": "nope"}
+    )
     unknown = shop.client.post("/api/v1/auth/login", json={"email": "who@x.y", "password": "nope"})
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.get_json()["type"] == unknown.get_json()["type"] == "invalid-credentials"
@@ -60,7 +65,9 @@ def test_wrong_password_and_unknown_email_get_the_same_refusal(shop: Shop) -> No
 
 def test_refresh_rotates_and_reusing_an_old_token_ends_the_whole_login(shop: Shop) -> None:
     first = shop.login("ada@demo.shop", "demo-member-2026")
-    second = shop.client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    second = shop.client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+    )
     assert second.status_code == 200
     second_pair = second.get_json()
     assert second_pair["refresh_token"] != first["refresh_token"]
@@ -70,27 +77,47 @@ def test_refresh_rotates_and_reusing_an_old_token_ends_the_whole_login(shop: Sho
     assert reuse.get_json()["type"] == "refresh-token-reused"
 
     # The thief's reuse also killed the legitimate holder's newer token.
-    after = shop.client.post("/api/v1/auth/refresh", json={"refresh_token": second_pair["refresh_token"]})
+    after = shop.client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": second_pair["refresh_token"]}
+    )
     assert after.status_code == 401
     assert after.get_json()["type"] == "invalid-refresh-token"
 
 
 def test_logout_ends_the_login(shop: Shop) -> None:
     pair = shop.login("ada@demo.shop", "demo-member-2026")
-    assert shop.client.post("/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]}).status_code == 204
+    assert (
+        shop.client.post(
+            "/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]}
+        ).status_code
+        == 204
+    )
     again = shop.client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert again.status_code == 401
 
 
-def _forge(app: Flask, claims_update: dict, *, header: dict | None = None, key: bytes | None = None) -> str:
+def _forge(
+    app: Flask, claims_update: dict, *, header: dict | None = None, key: bytes | None = None
+) -> str:
     with app.app_context():
         token_key = app.extensions["lw_secrets"].token_keys()[0]
         now = utcnow()
-        claims = {"iss": app.config["TOKEN_ISSUER"], "aud": API_AUDIENCE, "sub": "1", "kind": "member",
-                  "role": "member", "iat": now, "exp": now + timedelta(minutes=5)}
+        claims = {
+            "iss": app.config["TOKEN_ISSUER"],
+            "aud": API_AUDIENCE,
+            "sub": "1",
+            "kind": "member",
+            "role": "member",
+            "iat": now,
+            "exp": now + timedelta(minutes=5),
+        }
         claims.update(claims_update)
-        return jwt.encode(claims, key or token_key.secret, algorithm="HS256",
-                          headers=header or {"kid": token_key.kid})
+        return jwt.encode(
+            claims,
+            key or token_key.secret,
+            algorithm="HS256",
+            headers=header or {"kid": token_key.kid},
+        )
 
 
 def test_expired_token_is_refused(app: Flask, shop: Shop) -> None:
@@ -110,12 +137,27 @@ def test_token_signed_with_another_key_is_refused(app: Flask, shop: Shop) -> Non
 def test_alg_none_token_is_refused(app: Flask, shop: Shop) -> None:
     with app.app_context():
         kid = app.extensions["lw_secrets"].token_keys()[0].kid
+
     def part(data: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
     now = int(utcnow().timestamp())
-    token = part({"alg": "none", "typ": "JWT", "kid": kid}) + "." + part(
-        {"iss": app.config["TOKEN_ISSUER"], "aud": API_AUDIENCE, "sub": "1", "kind": "member",
-         "role": "member", "iat": now, "exp": now + 300}) + "."
+    token = (
+        part({"alg": "none", "typ": "JWT", "kid": kid})
+        + "."
+        + part(
+            {
+                "iss": app.config["TOKEN_ISSUER"],
+                "aud": API_AUDIENCE,
+                "sub": "1",
+                "kind": "member",
+                "role": "member",
+                "iat": now,
+                "exp": now + 300,
+            }
+        )
+        + "."
+    )
     response = shop.client.get("/api/v1/me", headers=bearer(token))
     assert response.status_code == 401
     assert response.get_json()["type"] == "invalid-token"
@@ -131,7 +173,9 @@ def test_tampered_payload_is_refused(shop: Shop) -> None:
     assert response.status_code == 401
 
 
-def test_access_tokens_live_at_most_fifteen_minutes_and_name_their_key(app: Flask, shop: Shop) -> None:
+def test_access_tokens_live_at_most_fifteen_minutes_and_name_their_key(
+    app: Flask, shop: Shop
+) -> None:
     token = shop.login_member()
     header = jwt.get_unverified_header(token)
     claims = jwt.decode(token, options={"verify_signature": False})
@@ -146,12 +190,16 @@ def test_missing_token_gets_401_problem(client: FlaskClient) -> None:
     assert response.get_json()["type"] == "authentication-required"
 
 
-def test_rotated_token_key_keeps_old_tokens_valid_and_signs_with_the_new_key(app: Flask, shop: Shop) -> None:
+def test_rotated_token_key_keeps_old_tokens_valid_and_signs_with_the_new_key(
+    app: Flask, shop: Shop
+) -> None:
     old_token = shop.login_member()
     runner = app.test_cli_runner()
     result = runner.invoke(args=["keys", "rotate-token-key"])
     assert result.exit_code == 0, result.output
     new_token = shop.login_member()
-    assert jwt.get_unverified_header(new_token)["kid"] != jwt.get_unverified_header(old_token)["kid"]
+    assert (
+        jwt.get_unverified_header(new_token)["kid"] != jwt.get_unverified_header(old_token)["kid"]
+    )
     assert shop.client.get("/api/v1/me", headers=bearer(old_token)).status_code == 200
     assert shop.client.get("/api/v1/me", headers=bearer(new_token)).status_code == 200

@@ -32,7 +32,9 @@ def test_malformed_json_is_a_problem(client: FlaskClient) -> None:
 
 
 def test_missing_field_is_a_problem_that_names_the_field(client: FlaskClient) -> None:
-    body = assert_problem(client.post("/api/v1/auth/register", json={"email": "a@b.co"}), 422, "validation-error")
+    body = assert_problem(
+        client.post("/api/v1/auth/register", json={"email": "a@b.co"}), 422, "validation-error"
+    )
     assert "password" in body["errors"]["json"]
     assert "display_name" in body["errors"]["json"]
 
@@ -52,8 +54,10 @@ def test_a_crash_is_a_problem_without_a_stack_trace(app: Flask) -> None:
 def test_login_rate_limit_answers_429_problem(app: Flask) -> None:
     app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
     client = app.test_client()
-    statuses = [client.post("/api/v1/auth/login", json={"email": "x@y.z", "password": "p"}).status_code
-                for _ in range(4)]
+    statuses = [
+        client.post("/api/v1/auth/login", json={"email": "x@y.z", "password": "p"}).status_code
+        for _ in range(4)
+    ]
     assert statuses[:3] == [401, 401, 401]
     response = client.post("/api/v1/auth/login", json={"email": "x@y.z", "password": "p"})
     assert_problem(response, 429, "too-many-requests")

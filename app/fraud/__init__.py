@@ -1,0 +1,1 @@
+"""Anti-fraud: the attempt log, risk rules, lockouts and the staff review queue."""

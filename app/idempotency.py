@@ -1,0 +1,129 @@
+"""Idempotent till writes: a retried request returns the first answer and changes nothing.
+
+Every till write carries an ``Idempotency-Key`` header. The key is claimed by inserting a row
+with primary key (scope, key) in the same transaction as the work itself, so the claim and the
+work commit or vanish together. A concurrent request with the same key blocks on that insert
+(PostgreSQL waits for the first transaction; SQLite transactions are serialised anyway) and
+then finds the committed row and replays its answer. A key reused with a different request body
+is refused (``idempotency-key-reused``). A request that fails keeps nothing, so its retry runs
+again, as with Stripe. Rows are kept at least 24 hours; ``flask --app app idempotency prune``
+removes older ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Response, current_app, request
+from sqlalchemy import String, Text, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, created_at, utcnow
+from app.errors import Problem
+from app.extensions import db
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+KEEP_AT_LEAST = timedelta(hours=24)
+
+
+class IdempotencyKey(Base):
+    """The first answer to a request, keyed by who sent it and the key they chose."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(60), primary_key=True)
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(40))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_at] = mapped_column(index=True)
+
+
+def idempotency_key_from_request() -> str:
+    """Return the request's ``Idempotency-Key`` header, or refuse the request without one."""
+    key = request.headers.get(HEADER, "").strip()
+    if not key:
+        raise Problem(
+            "idempotency-key-required",
+            400,
+            "Idempotency-Key required",
+            f"Send a unique '{HEADER}' header (a UUID) with every till write.",
+        )
+    if len(key) > MAX_KEY_LENGTH:
+        raise Problem(
+            "validation-error",
+            422,
+            "Invalid request",
+            f"The {HEADER} header may be at most {MAX_KEY_LENGTH} characters.",
+        )
+    return key
+
+
+def request_fingerprint(operation: str, payload: Mapping[str, Any]) -> str:
+    """Hash an operation and its body so a reused key with other content can be told apart."""
+    canonical = json.dumps({"op": operation, "body": payload}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(row: IdempotencyKey) -> Response:
+    response = current_app.response_class(
+        row.response_body or "{}", status=row.status_code or 200, mimetype="application/json"
+    )
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def run_idempotent(
+    scope: str,
+    operation: str,
+    payload: Mapping[str, Any],
+    action: Callable[[], tuple[dict[str, Any], int]],
+    key: str | None = None,
+) -> Response:
+    """Run ``action`` once per (scope, key); later calls get the first answer back.
+
+    ``action`` returns a JSON-ready body and a status code. The key comes from the request's
+    header unless given (offline sync passes each event's own UUID).
+    """
+    key = key or idempotency_key_from_request()
+    fingerprint = request_fingerprint(operation, payload)
+    claim = IdempotencyKey(scope=scope, key=key, operation=operation, request_hash=fingerprint)
+    try:
+        with db.session.begin_nested():
+            db.session.add(claim)
+    except IntegrityError:
+        existing = db.session.execute(
+            select(IdempotencyKey)
+            .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        if existing.request_hash != fingerprint:
+            raise Problem(
+                "idempotency-key-reused",
+                422,
+                "Idempotency-Key reused",
+                "This Idempotency-Key was used for a different request; use a new key.",
+            ) from None
+        return _replay(existing)
+    body, status = action()
+    claim.status_code = status
+    claim.response_body = json.dumps(body, default=str)
+    db.session.flush()
+    response = current_app.response_class(
+        claim.response_body, status=status, mimetype="application/json"
+    )
+    return response
+
+
+def prune_idempotency_keys(older_than: timedelta = 2 * KEEP_AT_LEAST) -> int:
+    """Delete answers older than ``older_than`` (never less than 24 hours); return how many."""
+    cutoff = utcnow() - max(older_than, KEEP_AT_LEAST)
+    result = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)
