@@ -65,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     transactions.init_app(app)
     _register_blueprints(api)
+    _register_public_documents(app)
     _register_cli(app)
     return app
 
@@ -72,11 +73,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _register_blueprints(api: Api) -> None:
     from app.auth.routes import blp as auth_blp
     from app.auth.routes import till_blp as till_sessions_blp
+    from app.cards.routes import blp as cards_blp
     from app.me.routes import blp as me_blp
     from app.stores.routes import blp as stores_blp
 
-    for blueprint in (auth_blp, till_sessions_blp, me_blp, stores_blp):
+    for blueprint in (auth_blp, till_sessions_blp, cards_blp, me_blp, stores_blp):
         api.register_blueprint(blueprint)
+
+
+def _register_public_documents(app: Flask) -> None:
+    from app.cards.routes import well_known
+
+    app.register_blueprint(well_known)
 
 
 def _register_cli(app: Flask) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app.accounts.models import StaffAccount, StaffRole
 from app.auth.passwords import hash_password
 from app.auth.service import normalise_email
+from app.cards.keys import rotate_card_key
 from app.demo import seed_demo
 from app.extensions import db
 
@@ -80,3 +81,11 @@ def rotate_token_key() -> None:
     """Start signing access tokens with a new key (the previous one still verifies)."""
     key = current_app.extensions["lw_secrets"].rotate_token_key()
     click.echo(f"access tokens are now signed with key {key.kid}")
+
+
+@keys.command("rotate-card-key")
+def rotate_card_key_command() -> None:
+    """Sign card codes with a new Ed25519 key; old keys stay published while codes need them."""
+    ring = rotate_card_key()
+    published = ", ".join(key.kid_hex for key in ring.keys)
+    click.echo(f"card codes are now signed with key {ring.newest().kid_hex}; ring: {published}")

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app.accounts.models import Member, StaffAccount, StaffRole
 from app.auth.passwords import hash_password
 from app.auth.service import sha256_hex
+from app.cards.service import issue_card
 from app.extensions import db
 from app.stores.models import Store, Till
 

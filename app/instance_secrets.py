@@ -6,7 +6,8 @@ file lock so several workers starting at once agree on one value. Several hosts 
 by sharing the instance folder (or copying the file) before they start.
 
 The file holds named random keys (coupon lookup HMAC, coupon sealing, scan tokens, log
-fingerprints) and the list of access-token signing keys. Token keys rotate with
+fingerprints), the list of access-token signing keys, and documents other packages keep
+there (the card-signing key ring). Token keys rotate with
 ``flask --app app keys rotate-token-key``: the new key signs, the previous one still
 verifies until every token it signed has expired.
 """
@@ -18,7 +19,7 @@ import fcntl
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -124,6 +125,17 @@ class InstanceSecrets:
             }
             data["token_keys"] = [entry, *data.get("token_keys", [])][:keep]
         return key
+
+    def document(self, name: str) -> Any:
+        """Return a stored document (another package's keys, say), or None."""
+        return self._data().get("documents", {}).get(name)
+
+    def update_document(self, name: str, change: Callable[[Any], Any]) -> Any:
+        """Replace a stored document with ``change(current)`` under the file lock; return it."""
+        with self._locked() as data:
+            documents = data.setdefault("documents", {})
+            documents[name] = change(documents.get(name))
+            return documents[name]
 
     def reload(self) -> None:
         """Forget the cached contents so the next read sees the file again."""

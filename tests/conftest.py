@@ -212,6 +212,32 @@ class Shop:
         return str(response.get_json()["access_token"])
 
 
+    def member_id(self, index: int = 0) -> int:
+        """Return the id of a demo member."""
+        return int(self.members[index]["member_id"])
+
+    def static_code(self, member_index: int = 0) -> str:
+        """Return a valid LW1 code of a demo member's active card."""
+        from app.cards.service import active_card, static_code_of
+
+        with self.app.app_context():
+            code = static_code_of(active_card(self.member_id(member_index)))
+            db.session.commit()
+        return code
+
+    def rotating_code(self, member_index: int = 0, at: Any = None) -> str:
+        """Return the LW2 code a demo member's phone shows now (or at ``at``)."""
+        from app.cards.service import active_card, totp_secret_of
+        from app.db import utcnow
+        from wallet.card_codes import encode_rotating_code
+
+        with self.app.app_context():
+            card = active_card(self.member_id(member_index))
+            code = encode_rotating_code(card.id, totp_secret_of(card), at or utcnow())
+            db.session.commit()
+        return code
+
+
 def bearer(token: str) -> dict[str, str]:
     """Return the Authorization header for a token."""
     return {"Authorization": f"Bearer {token}"}

@@ -20,6 +20,7 @@ from app.accounts.models import Member, StaffAccount, StaffRole
 from app.auth.models import RefreshToken
 from app.auth.passwords import hash_password, password_matches
 from app.auth.tokens import Identity, issue_access_token
+from app.cards.service import issue_card
 from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db

@@ -1,0 +1,1 @@
+"""Member cards in the service: issuing, showing, presenting at the till, revoking."""

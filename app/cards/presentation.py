@@ -1,0 +1,158 @@
+"""Presenting a card at the till: codes in, a verified card out, or a refusal with its reason.
+
+A till may present three things:
+
+* an ``LW1:`` static code: the Ed25519 signature is checked against the instance's key ring
+  (unknown key, bad signature, expiry), then the card must exist and not be revoked;
+* an ``LW2:`` rotating code: the card's TOTP must match the current 30-second step or one
+  either side, and be newer than the last step accepted for the card. One conditional
+  ``UPDATE`` of ``cards.last_rotating_step`` inside the request's transaction records it, so a
+  concurrent replay fails in the database, on every process and host;
+* a ``scan_token`` from ``POST /api/v1/till/scan``: a short-lived HS256 JWT bound to the till
+  and card, saying which credential was shown. A rotating code is good for one scan, so the
+  rest of the visit (purchase, redemption) passes the scan token instead.
+
+Every refusal is a ``Problem`` with the card's stable type; the attempt log records it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from flask import current_app
+from sqlalchemy import or_, update
+
+from app.auth.access import current_identity
+from app.cards.keys import card_key_ring
+from app.cards.models import Card
+from app.cards.service import totp_secret_of
+from app.db import utcnow
+from app.errors import Problem
+from app.extensions import db
+from app.fraud.attempts import update_attempt
+from wallet.card_codes import parse_rotating_code, verify_rotating_otp, verify_static_code
+from wallet.errors import CardCodeError
+
+SCAN_TOKEN_PREFIX = "lws."
+SCAN_TOKEN_AUDIENCE = "lw-scan"
+SCAN_TOKEN_LIFETIME = timedelta(minutes=10)
+
+# HTTP status of each card refusal type.
+CARD_REFUSAL_STATUS = {
+    "malformed-code": 422,
+    "bad-signature": 422,
+    "unknown-key": 422,
+    "card-expired": 410,
+    "card-revoked": 410,
+    "unknown-card": 404,
+    "code-stale": 422,
+    "code-replayed": 409,
+    "invalid-scan-token": 422,
+}
+
+
+@dataclass(frozen=True)
+class PresentedCard:
+    """A card that was verified as presented at this till just now."""
+
+    card_id: uuid.UUID
+    member_id: int
+    credential: str  # "static" | "rotating"
+
+
+def _refuse(type_: str, detail: str) -> Problem:
+    return Problem(type_, CARD_REFUSAL_STATUS[type_], type_.replace("-", " ").capitalize(), detail)
+
+
+def _usable_card(card_id: uuid.UUID) -> Card:
+    card = db.session.get(Card, card_id)
+    if card is None:
+        raise _refuse("unknown-card", "No card with this id was issued here.")
+    update_attempt(member_id=card.member_id, card_id=card.id)
+    if card.revoked_at is not None:
+        raise _refuse("card-revoked", "This card was replaced or blocked; ask for the current one.")
+    return card
+
+
+def _present_static(code: str, now: datetime) -> PresentedCard:
+    try:
+        verified = verify_static_code(code, card_key_ring(), now)
+    except CardCodeError as exc:
+        raise _refuse(exc.type, str(exc)) from None
+    card = _usable_card(verified.card_id)
+    return PresentedCard(card.id, card.member_id, "static")
+
+
+def _present_rotating(code: str, now: datetime) -> PresentedCard:
+    try:
+        parsed = parse_rotating_code(code)
+    except CardCodeError as exc:
+        raise _refuse(exc.type, str(exc)) from None
+    card = _usable_card(parsed.card_id)
+    try:
+        step = verify_rotating_otp(totp_secret_of(card), parsed.otp, now)
+    except CardCodeError as exc:
+        raise _refuse(exc.type, "This live code is too old or too new; show the current one.") from None
+    accepted = db.session.execute(
+        update(Card)
+        .where(
+            Card.id == card.id,
+            or_(Card.last_rotating_step.is_(None), Card.last_rotating_step < step),
+        )
+        .values(last_rotating_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if accepted.rowcount != 1:
+        raise _refuse("code-replayed", "This live code was already used; show the current one.")
+    return PresentedCard(card.id, card.member_id, "rotating")
+
+
+def _scan_key() -> bytes:
+    key: bytes = current_app.extensions["lw_secrets"].named_key("scan-token")
+    return key
+
+
+def issue_scan_token(presented: PresentedCard) -> tuple[str, datetime]:
+    """Sign a scan token that stands for this card at this till for the next ten minutes."""
+    identity = current_identity()
+    expires_at = (utcnow() + SCAN_TOKEN_LIFETIME).replace(microsecond=0)
+    claims = {
+        "aud": SCAN_TOKEN_AUDIENCE,
+        "till": identity.till_id,
+        "card": str(presented.card_id),
+        "member": presented.member_id,
+        "cred": presented.credential,
+        "exp": expires_at,
+    }
+    return SCAN_TOKEN_PREFIX + jwt.encode(claims, _scan_key(), algorithm="HS256"), expires_at
+
+
+def _present_scan_token(token: str) -> PresentedCard:
+    try:
+        claims = jwt.decode(
+            token[len(SCAN_TOKEN_PREFIX) :], _scan_key(), algorithms=["HS256"],
+            audience=SCAN_TOKEN_AUDIENCE, options={"require": ["exp", "till", "card", "cred"]},
+        )
+    except jwt.InvalidTokenError:
+        raise _refuse("invalid-scan-token", "This scan token is invalid or expired; scan the card again.") from None
+    if claims["till"] != current_identity().till_id:
+        raise _refuse("invalid-scan-token", "This scan token belongs to another till.")
+    card = _usable_card(uuid.UUID(claims["card"]))
+    return PresentedCard(card.id, card.member_id, str(claims["cred"]))
+
+
+def present_card(code: str) -> PresentedCard:
+    """Verify a card code, rotating code or scan token presented at the current till."""
+    text = code.strip()
+    now = utcnow()
+    if text.startswith(SCAN_TOKEN_PREFIX):
+        return _present_scan_token(text)
+    prefix = text[:4].upper()
+    if prefix == "LW1:":
+        return _present_static(text, now)
+    if prefix == "LW2:":
+        return _present_rotating(text, now)
+    raise _refuse("malformed-code", "A card code starts with LW1: or LW2: (or is a scan token).")

@@ -1,0 +1,189 @@
+"""Member cards: the member's view, the till scan and every card refusal."""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+from datetime import timedelta
+
+import base45
+import pytest
+import zxingcpp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from flask import Flask
+from PIL import Image
+
+from app.db import utcnow
+from app.extensions import db
+from app.fraud.models import Attempt
+from tests.conftest import Shop, bearer
+from wallet.card_codes import encode_rotating_code, encode_static_code
+from wallet.crockford import encode_uuid
+from wallet.keys import generate_signing_key
+
+
+def scan(shop: Shop, code: str, till_token: str | None = None):  # type: ignore[no-untyped-def]
+    return shop.client.post(
+        "/api/v1/till/scan", json={"code": code}, headers=bearer(till_token or shop.open_till())
+    )
+
+
+def my_card(shop: Shop, index: int = 0) -> dict:
+    response = shop.client.get("/api/v1/me/card", headers=bearer(shop.login_member(index)))
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_member_card_shows_codes_that_a_till_accepts(shop: Shop) -> None:
+    card = my_card(shop)
+    assert card["static_code"].startswith("LW1:")
+    assert card["rotating_prefix"] == f"LW2:{encode_uuid(uuid.UUID(card['card_id']))}:"
+    assert card["totp"] == {"secret": card["totp"]["secret"], "algorithm": "SHA1", "digits": 8, "period": 30}
+    response = scan(shop, card["static_code"])
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["card_id"] == card["card_id"]
+    assert body["credential"] == "static"
+    assert body["member"]["display_name"] == "Ada Lovelace"
+    assert body["scan_token"].startswith("lws.")
+
+
+def test_static_code_verifies_with_the_published_jwks_key_alone(shop: Shop) -> None:
+    code = my_card(shop)["static_code"]
+    jwks = shop.client.get("/.well-known/jwks.json").get_json()
+    payload = base45.b45decode(code[4:])
+    kid = payload[1:5].hex()
+    jwk = next(k for k in jwks["keys"] if k["kid"] == kid)
+    assert (jwk["kty"], jwk["crv"]) == ("OKP", "Ed25519")
+    public = Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(jwk["x"] + "=="))
+    public.verify(payload[25:], payload[:25])  # raises if the signature is wrong
+
+
+def test_qr_image_decodes_to_exactly_the_static_code(shop: Shop) -> None:
+    token = shop.login_member()
+    code = shop.client.get("/api/v1/me/card", headers=bearer(token)).get_json()["static_code"]
+    png = shop.client.get("/api/v1/me/card/qr.png", headers=bearer(token))
+    assert png.mimetype == "image/png"
+    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))
+    assert [d.text for d in decoded] == [code]
+    svg = shop.client.get("/api/v1/me/card/qr.svg", headers=bearer(token))
+    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+    again = shop.client.get("/api/v1/me/card/qr.svg", headers={**bearer(token), "If-None-Match": svg.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_rotating_code_is_good_for_one_scan(shop: Shop) -> None:
+    code = shop.rotating_code()
+    till = shop.open_till()
+    first = scan(shop, code, till)
+    assert first.status_code == 200
+    assert first.get_json()["credential"] == "rotating"
+    replay = scan(shop, code, till)
+    assert replay.status_code == 409
+    assert replay.get_json()["type"] == "code-replayed"
+
+
+def test_previous_step_screenshot_is_refused_after_the_live_code_was_used(shop: Shop) -> None:
+    now = utcnow()
+    assert scan(shop, shop.rotating_code(at=now)).status_code == 200
+    old = scan(shop, shop.rotating_code(at=now - timedelta(seconds=30)))
+    assert old.get_json()["type"] == "code-replayed"
+
+
+def test_rotating_code_outside_the_window_is_stale(shop: Shop) -> None:
+    stale = scan(shop, shop.rotating_code(at=utcnow() - timedelta(minutes=3)))
+    assert stale.status_code == 422
+    assert stale.get_json()["type"] == "code-stale"
+
+
+def test_codes_are_read_with_whitespace_and_lower_case(shop: Shop) -> None:
+    assert scan(shop, f"  {shop.static_code()}\n").status_code == 200
+    assert scan(shop, "  " + shop.rotating_code().lower() + " ").status_code == 200
+
+
+def test_reissue_revokes_the_old_card(shop: Shop) -> None:
+    token = shop.login_member()
+    old = shop.client.get("/api/v1/me/card", headers=bearer(token)).get_json()
+    new = shop.client.post("/api/v1/me/card/reissue", headers=bearer(token))
+    assert new.status_code == 201
+    assert new.get_json()["card_id"] != old["card_id"]
+    refused = scan(shop, old["static_code"])
+    assert refused.status_code == 410
+    assert refused.get_json()["type"] == "card-revoked"
+    assert scan(shop, new.get_json()["static_code"]).status_code == 200
+    revocations = shop.client.get("/api/v1/till/revocations", headers=bearer(shop.open_till())).get_json()
+    assert old["card_id"] in [r["card_id"] for r in revocations["revoked"]]
+
+
+def test_scan_token_works_only_on_its_till(shop: Shop) -> None:
+    token = scan(shop, shop.static_code(), shop.open_till(0)).get_json()["scan_token"]
+    assert scan(shop, token, shop.open_till(0)).status_code == 200
+    other = scan(shop, token, shop.open_till(1))
+    assert other.status_code == 422
+    assert other.get_json()["type"] == "invalid-scan-token"
+
+
+@pytest.mark.parametrize(
+    ("make_code", "status", "type_"),
+    [
+        (lambda app, card_id: "LW1:NOT-BASE45!", 422, "malformed-code"),
+        (lambda app, card_id: "hello", 422, "malformed-code"),
+        (lambda app, card_id: encode_static_code(card_id, utcnow() + timedelta(days=1),
+                                                 generate_signing_key(utcnow())), 422, "unknown-key"),
+        (lambda app, card_id: encode_static_code(uuid.uuid4(), utcnow() + timedelta(days=1),
+                                                 _newest(app)), 404, "unknown-card"),
+        (lambda app, card_id: encode_static_code(card_id, utcnow() - timedelta(seconds=5),
+                                                 _newest(app)), 410, "card-expired"),
+        (lambda app, card_id: encode_rotating_code(uuid.uuid4(), b"x" * 20, utcnow()), 404, "unknown-card"),
+    ],
+)
+def test_bad_card_codes_are_refused_with_their_reason_on_record(
+    app: Flask, shop: Shop, make_code, status: int, type_: str  # type: ignore[no-untyped-def]
+) -> None:
+    card_id = uuid.UUID(my_card(shop)["card_id"])
+    with app.app_context():
+        code = make_code(app, card_id)
+    response = scan(shop, code)
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["type"] == type_
+    with app.app_context():
+        attempt = db.session.query(Attempt).order_by(Attempt.id.desc()).first()
+        assert attempt is not None
+        assert (attempt.operation, attempt.outcome, attempt.refusal_type) == ("scan", "refused", type_)
+        assert attempt.till_id == shop.tills[0]["till_id"]
+        assert attempt.staff_id == shop.logins["cashier"]["staff_id"]
+        assert code.strip() not in (attempt.code_fingerprint or "")
+
+
+def _newest(app: Flask):  # type: ignore[no-untyped-def]
+    from app.cards.keys import card_key_ring
+
+    return card_key_ring().newest()
+
+
+def test_forged_signature_is_refused(shop: Shop) -> None:
+    code = shop.static_code()
+    payload = bytearray(base45.b45decode(code[4:]))
+    payload[-1] ^= 0x01
+    response = scan(shop, "LW1:" + base45.b45encode(bytes(payload)).decode())
+    assert response.get_json()["type"] == "bad-signature"
+
+
+def test_rotated_card_key_keeps_old_codes_valid_and_publishes_both(app: Flask, shop: Shop) -> None:
+    old_code = shop.static_code()
+    assert app.test_cli_runner().invoke(args=["keys", "rotate-card-key"]).exit_code == 0
+    new_code = shop.static_code()
+    assert new_code != old_code
+    assert scan(shop, old_code).status_code == 200
+    assert scan(shop, new_code).status_code == 200
+    assert len(shop.client.get("/.well-known/jwks.json").get_json()["keys"]) >= 2
+
+
+def test_members_cannot_scan_and_tills_cannot_read_member_cards(shop: Shop) -> None:
+    member = shop.client.post("/api/v1/till/scan", json={"code": shop.static_code()},
+                              headers=bearer(shop.login_member()))
+    assert member.status_code == 401
+    till = shop.client.get("/api/v1/me/card", headers=bearer(shop.open_till()))
+    assert till.status_code == 401
