@@ -20,28 +20,41 @@ from app.cards.service import issue_card
 from app.extensions import db
 from app.stores.models import Store, Till
 
-DEMO_ADMIN = {"email": "admin@demo.shop", "password": "demo-admin-2026"}
-DEMO_MANAGER = {"email": "manager@demo.shop", "password": "demo-manager-2026"}
-DEMO_CASHIER = {"email": "cashier@demo.shop", "password": "demo-cashier-2026"}
-DEMO_MEMBERS = [
+DEMO_ADMIN: dict[str, str] = {"email": "admin@demo.shop", "password": "demo-admin-2026"}
+DEMO_MANAGER: dict[str, str] = {"email": "manager@demo.shop", "password": "demo-manager-2026"}
+DEMO_CASHIER: dict[str, str] = {"email": "cashier@demo.shop", "password": "demo-cashier-2026"}
+DEMO_MEMBERS: list[dict[str, str]] = [
     {"email": "ada@demo.shop", "password": "demo-member-2026", "display_name": "Ada Lovelace"},
     {"email": "grace@demo.shop", "password": "demo-member-2026", "display_name": "Grace Hopper"},
 ]
+
+
+@dataclass(frozen=True)
+class DemoStore:
+    """A demo store with its one till."""
+
+    name: str
+    address: str
+    latitude: float
+    longitude: float
+    till_key: str
+
+
 DEMO_STORES = [
-    {
-        "name": "Demo Shop Berlin Mitte",
-        "address": "Rosenthaler Str. 1, 10119 Berlin",
-        "latitude": 52.5298,
-        "longitude": 13.4015,
-        "till_key": "lwt_demo-berlin-till-1",
-    },
-    {
-        "name": "Demo Shop Hamburg",
-        "address": "Jungfernstieg 7, 20354 Hamburg",
-        "latitude": 53.5526,
-        "longitude": 9.9925,
-        "till_key": "lwt_demo-hamburg-till-1",
-    },
+    DemoStore(
+        "Demo Shop Berlin Mitte",
+        "Rosenthaler Str. 1, 10119 Berlin",
+        52.5298,
+        13.4015,
+        "lwt_demo-berlin-till-1",
+    ),
+    DemoStore(
+        "Demo Shop Hamburg",
+        "Jungfernstieg 7, 20354 Hamburg",
+        53.5526,
+        9.9925,
+        "lwt_demo-hamburg-till-1",
+    ),
 ]
 
 
@@ -71,7 +84,32 @@ def _staff(email: str, password: str, name: str, role: str, stores: list[Store])
             stores=stores,
         )
         db.session.add(staff)
+        db.session.flush()
     return staff
+
+
+def _store_with_till(spec: DemoStore) -> Till:
+    till = db.session.scalar(select(Till).where(Till.key_hash == sha256_hex(spec.till_key)))
+    if till is None:
+        store = Store(
+            name=spec.name, address=spec.address, latitude=spec.latitude, longitude=spec.longitude
+        )
+        till = Till(store=store, name="Till 1", key_hash=sha256_hex(spec.till_key))
+        db.session.add_all([store, till])
+        db.session.flush()
+    return till
+
+
+def _member(email: str, password: str, display_name: str) -> Member:
+    member = db.session.scalar(select(Member).where(Member.email == email))
+    if member is None:
+        member = Member(
+            email=email, display_name=display_name, password_hash=hash_password(password)
+        )
+        db.session.add(member)
+        db.session.flush()
+        issue_card(member.id)
+    return member
 
 
 def seed_demo() -> tuple[DemoLogins, bool]:
@@ -80,29 +118,8 @@ def seed_demo() -> tuple[DemoLogins, bool]:
         db.session.scalar(select(StaffAccount.id).where(StaffAccount.email == DEMO_ADMIN["email"]))
         is None
     )
-    stores: list[Store] = []
-    tills: list[dict[str, Any]] = []
-    for spec in DEMO_STORES:
-        till = db.session.scalar(select(Till).where(Till.key_hash == sha256_hex(spec["till_key"])))
-        if till is None:
-            store = Store(
-                name=spec["name"],
-                address=spec["address"],
-                latitude=spec["latitude"],
-                longitude=spec["longitude"],
-            )
-            till = Till(store=store, name="Till 1", key_hash=sha256_hex(spec["till_key"]))
-            db.session.add_all([store, till])
-            db.session.flush()
-        stores.append(till.store)
-        tills.append(
-            {
-                "till_id": till.id,
-                "till_key": spec["till_key"],
-                "store_id": till.store_id,
-                "store": till.store.name,
-            }
-        )
+    tills = [_store_with_till(spec) for spec in DEMO_STORES]
+    stores = [till.store for till in tills]
     admin = _staff(DEMO_ADMIN["email"], DEMO_ADMIN["password"], "Demo Admin", StaffRole.ADMIN, [])
     manager = _staff(
         DEMO_MANAGER["email"], DEMO_MANAGER["password"], "Demo Manager", StaffRole.MANAGER, stores
@@ -110,28 +127,28 @@ def seed_demo() -> tuple[DemoLogins, bool]:
     cashier = _staff(
         DEMO_CASHIER["email"], DEMO_CASHIER["password"], "Demo Cashier", StaffRole.CASHIER, stores
     )
-    members = []
-    for spec in DEMO_MEMBERS:
-        member = db.session.scalar(select(Member).where(Member.email == spec["email"]))
-        if member is None:
-            member = Member(
-                email=spec["email"],
-                display_name=spec["display_name"],
-                password_hash=hash_password(spec["password"]),
-            )
-            db.session.add(member)
-        members.append({"email": spec["email"], "password": spec["password"]})
-    db.session.flush()
-    for member_spec in members:
-        member_spec["member_id"] = db.session.scalar(
-            select(Member.id).where(Member.email == member_spec["email"])
-        )
+    members = [
+        {
+            "email": spec["email"],
+            "password": spec["password"],
+            "member_id": _member(spec["email"], spec["password"], spec["display_name"]).id,
+        }
+        for spec in DEMO_MEMBERS
+    ]
     logins = DemoLogins(
         admin={**DEMO_ADMIN, "staff_id": admin.id},
         manager={**DEMO_MANAGER, "staff_id": manager.id},
         cashier={**DEMO_CASHIER, "staff_id": cashier.id},
         members=members,
-        tills=tills,
+        tills=[
+            {
+                "till_id": till.id,
+                "till_key": spec.till_key,
+                "store_id": till.store_id,
+                "store": till.store.name,
+            }
+            for till, spec in zip(tills, DEMO_STORES, strict=True)
+        ],
     )
     if created:
         for extend in DEMO_EXTENSIONS:

@@ -211,7 +211,6 @@ class Shop:
         assert response.status_code == 201, response.get_json()
         return str(response.get_json()["access_token"])
 
-
     def member_id(self, index: int = 0) -> int:
         """Return the id of a demo member."""
         return int(self.members[index]["member_id"])

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Member, StaffAccount, StaffRole
 from app.auth.models import RefreshToken
@@ -46,6 +47,10 @@ def sha256_hex(text: str) -> str:
 def normalise_email(email: str) -> str:
     """Lower-case and trim an e-mail address."""
     return email.strip().lower()
+
+
+def _email_taken() -> Problem:
+    return Problem("email-taken", 409, "E-mail taken", "An account with this e-mail exists.")
 
 
 def _invalid_credentials() -> Problem:
@@ -80,12 +85,17 @@ def register_member(email: str, password: str, display_name: str) -> tuple[Membe
     """Create a member account and log it in."""
     email = normalise_email(email)
     if db.session.scalar(select(Member.id).where(Member.email == email)) is not None:
-        raise Problem("email-taken", 409, "E-mail taken", "An account with this e-mail exists.")
+        raise _email_taken()
     member = Member(
         email=email, display_name=display_name.strip(), password_hash=hash_password(password)
     )
-    db.session.add(member)
-    db.session.flush()
+    try:
+        # A concurrent sign-up with the same e-mail loses here, on the unique index.
+        with db.session.begin_nested():
+            db.session.add(member)
+    except IntegrityError:
+        raise _email_taken() from None
+    issue_card(member.id)
     return member, _token_pair(Identity("member", member.id, "member"))
 
 

@@ -95,7 +95,9 @@ def _present_rotating(code: str, now: datetime) -> PresentedCard:
     try:
         step = verify_rotating_otp(totp_secret_of(card), parsed.otp, now)
     except CardCodeError as exc:
-        raise _refuse(exc.type, "This live code is too old or too new; show the current one.") from None
+        raise _refuse(
+            exc.type, "This live code is too old or too new; show the current one."
+        ) from None
     accepted = db.session.execute(
         update(Card)
         .where(
@@ -105,7 +107,7 @@ def _present_rotating(code: str, now: datetime) -> PresentedCard:
         .values(last_rotating_step=step)
         .execution_options(synchronize_session=False)
     )
-    if accepted.rowcount != 1:
+    if getattr(accepted, "rowcount", 0) != 1:
         raise _refuse("code-replayed", "This live code was already used; show the current one.")
     return PresentedCard(card.id, card.member_id, "rotating")
 
@@ -133,11 +135,16 @@ def issue_scan_token(presented: PresentedCard) -> tuple[str, datetime]:
 def _present_scan_token(token: str) -> PresentedCard:
     try:
         claims = jwt.decode(
-            token[len(SCAN_TOKEN_PREFIX) :], _scan_key(), algorithms=["HS256"],
-            audience=SCAN_TOKEN_AUDIENCE, options={"require": ["exp", "till", "card", "cred"]},
+            token[len(SCAN_TOKEN_PREFIX) :],
+            _scan_key(),
+            algorithms=["HS256"],
+            audience=SCAN_TOKEN_AUDIENCE,
+            options={"require": ["exp", "till", "card", "cred"]},
         )
     except jwt.InvalidTokenError:
-        raise _refuse("invalid-scan-token", "This scan token is invalid or expired; scan the card again.") from None
+        raise _refuse(
+            "invalid-scan-token", "This scan token is invalid or expired; scan the card again."
+        ) from None
     if claims["till"] != current_identity().till_id:
         raise _refuse("invalid-scan-token", "This scan token belongs to another till.")
     card = _usable_card(uuid.UUID(claims["card"]))

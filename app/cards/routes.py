@@ -64,7 +64,8 @@ def _image(body: bytes, mimetype: str) -> Response:
     response = current_app.response_class(body, mimetype=mimetype)
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])
     response.headers["Cache-Control"] = "private, max-age=3600"
-    return response.make_conditional(request)
+    response.make_conditional(request)
+    return response
 
 
 @blp.route("/me/card/qr.svg")
@@ -104,8 +105,11 @@ class TillScan(MethodView):
         token, expires_at = issue_scan_token(presented)
         return {
             "card_id": str(presented.card_id),
-            "member": {"display_name": member.display_name, "points_balance": member.points_balance,
-                       "tier": member.tier},
+            "member": {
+                "display_name": member.display_name,
+                "points_balance": member.points_balance,
+                "tier": member.tier,
+            },
             "credential": presented.credential,
             "scan_token": token,
             "scan_token_expires_at": expires_at.isoformat(),
@@ -122,7 +126,12 @@ class TillRevocations(MethodView):
         as_of = utcnow()
         cards = service.revoked_cards_since(query["since"])
         return {
-            "revoked": [{"card_id": str(c.id), "revoked_at": c.revoked_at.isoformat() if c.revoked_at else ""}
-                        for c in cards],
+            "revoked": [
+                {
+                    "card_id": str(c.id),
+                    "revoked_at": c.revoked_at.isoformat() if c.revoked_at else "",
+                }
+                for c in cards
+            ],
             "as_of": as_of.isoformat(),
         }

@@ -105,7 +105,12 @@ class CardView:
             "card_id": str(self.card_id),
             "static_code": self.static_code,
             "not_after": self.not_after.isoformat(),
-            "totp": {"secret": self.totp_secret_base32, "algorithm": "SHA1", "digits": 8, "period": 30},
+            "totp": {
+                "secret": self.totp_secret_base32,
+                "algorithm": "SHA1",
+                "digits": 8,
+                "period": 30,
+            },
             "rotating_prefix": self.rotating_prefix,
         }
 

@@ -203,3 +203,21 @@ def test_rotated_token_key_keeps_old_tokens_valid_and_signs_with_the_new_key(
     )
     assert shop.client.get("/api/v1/me", headers=bearer(old_token)).status_code == 200
     assert shop.client.get("/api/v1/me", headers=bearer(new_token)).status_code == 200
+
+
+def test_registration_issues_exactly_one_active_card(app: Flask, client: FlaskClient) -> None:
+    from sqlalchemy import func, select
+
+    from app.cards.models import Card
+    from app.extensions import db
+
+    body = register(client, "card@example.com")
+    card = client.get("/api/v1/me/card", headers=bearer(body["access_token"]))
+    assert card.status_code == 200
+    with app.app_context():
+        active = db.session.scalar(
+            select(func.count()).where(
+                Card.member_id == body["member_id"], Card.revoked_at.is_(None)
+            )
+        )
+    assert active == 1

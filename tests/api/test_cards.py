@@ -39,7 +39,12 @@ def test_member_card_shows_codes_that_a_till_accepts(shop: Shop) -> None:
     card = my_card(shop)
     assert card["static_code"].startswith("LW1:")
     assert card["rotating_prefix"] == f"LW2:{encode_uuid(uuid.UUID(card['card_id']))}:"
-    assert card["totp"] == {"secret": card["totp"]["secret"], "algorithm": "SHA1", "digits": 8, "period": 30}
+    assert card["totp"] == {
+        "secret": card["totp"]["secret"],
+        "algorithm": "SHA1",
+        "digits": 8,
+        "period": 30,
+    }
     response = scan(shop, card["static_code"])
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
@@ -69,7 +74,9 @@ def test_qr_image_decodes_to_exactly_the_static_code(shop: Shop) -> None:
     assert [d.text for d in decoded] == [code]
     svg = shop.client.get("/api/v1/me/card/qr.svg", headers=bearer(token))
     assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
-    again = shop.client.get("/api/v1/me/card/qr.svg", headers={**bearer(token), "If-None-Match": svg.headers["ETag"]})
+    again = shop.client.get(
+        "/api/v1/me/card/qr.svg", headers={**bearer(token), "If-None-Match": svg.headers["ETag"]}
+    )
     assert again.status_code == 304
 
 
@@ -112,7 +119,9 @@ def test_reissue_revokes_the_old_card(shop: Shop) -> None:
     assert refused.status_code == 410
     assert refused.get_json()["type"] == "card-revoked"
     assert scan(shop, new.get_json()["static_code"]).status_code == 200
-    revocations = shop.client.get("/api/v1/till/revocations", headers=bearer(shop.open_till())).get_json()
+    revocations = shop.client.get(
+        "/api/v1/till/revocations", headers=bearer(shop.open_till())
+    ).get_json()
     assert old["card_id"] in [r["card_id"] for r in revocations["revoked"]]
 
 
@@ -129,17 +138,40 @@ def test_scan_token_works_only_on_its_till(shop: Shop) -> None:
     [
         (lambda app, card_id: "LW1:NOT-BASE45!", 422, "malformed-code"),
         (lambda app, card_id: "hello", 422, "malformed-code"),
-        (lambda app, card_id: encode_static_code(card_id, utcnow() + timedelta(days=1),
-                                                 generate_signing_key(utcnow())), 422, "unknown-key"),
-        (lambda app, card_id: encode_static_code(uuid.uuid4(), utcnow() + timedelta(days=1),
-                                                 _newest(app)), 404, "unknown-card"),
-        (lambda app, card_id: encode_static_code(card_id, utcnow() - timedelta(seconds=5),
-                                                 _newest(app)), 410, "card-expired"),
-        (lambda app, card_id: encode_rotating_code(uuid.uuid4(), b"x" * 20, utcnow()), 404, "unknown-card"),
+        (
+            lambda app, card_id: encode_static_code(
+                card_id, utcnow() + timedelta(days=1), generate_signing_key(utcnow())
+            ),
+            422,
+            "unknown-key",
+        ),
+        (
+            lambda app, card_id: encode_static_code(
+                uuid.uuid4(), utcnow() + timedelta(days=1), _newest(app)
+            ),
+            404,
+            "unknown-card",
+        ),
+        (
+            lambda app, card_id: encode_static_code(
+                card_id, utcnow() - timedelta(seconds=5), _newest(app)
+            ),
+            410,
+            "card-expired",
+        ),
+        (
+            lambda app, card_id: encode_rotating_code(uuid.uuid4(), b"x" * 20, utcnow()),
+            404,
+            "unknown-card",
+        ),
     ],
 )
 def test_bad_card_codes_are_refused_with_their_reason_on_record(
-    app: Flask, shop: Shop, make_code, status: int, type_: str  # type: ignore[no-untyped-def]
+    app: Flask,
+    shop: Shop,
+    make_code,
+    status: int,
+    type_: str,  # type: ignore[no-untyped-def]
 ) -> None:
     card_id = uuid.UUID(my_card(shop)["card_id"])
     with app.app_context():
@@ -151,7 +183,11 @@ def test_bad_card_codes_are_refused_with_their_reason_on_record(
     with app.app_context():
         attempt = db.session.query(Attempt).order_by(Attempt.id.desc()).first()
         assert attempt is not None
-        assert (attempt.operation, attempt.outcome, attempt.refusal_type) == ("scan", "refused", type_)
+        assert (attempt.operation, attempt.outcome, attempt.refusal_type) == (
+            "scan",
+            "refused",
+            type_,
+        )
         assert attempt.till_id == shop.tills[0]["till_id"]
         assert attempt.staff_id == shop.logins["cashier"]["staff_id"]
         assert code.strip() not in (attempt.code_fingerprint or "")
@@ -182,8 +218,9 @@ def test_rotated_card_key_keeps_old_codes_valid_and_publishes_both(app: Flask, s
 
 
 def test_members_cannot_scan_and_tills_cannot_read_member_cards(shop: Shop) -> None:
-    member = shop.client.post("/api/v1/till/scan", json={"code": shop.static_code()},
-                              headers=bearer(shop.login_member()))
+    member = shop.client.post(
+        "/api/v1/till/scan", json={"code": shop.static_code()}, headers=bearer(shop.login_member())
+    )
     assert member.status_code == 401
     till = shop.client.get("/api/v1/me/card", headers=bearer(shop.open_till()))
     assert till.status_code == 401

@@ -1,0 +1,52 @@
+# Loyalty Wallet — every target documents itself: `make help`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+WEB_CONCURRENCY ?= 2
+STAMP := $(VENV)/.installed
+
+export FLASK_APP := app
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the project with its dev tools
+
+run: $(STAMP) ## Migrate, seed the demo shop if empty, and serve on 127.0.0.1:PORT (8000)
+	@$(VENV)/bin/flask db upgrade
+	@$(VENV)/bin/flask seed-demo
+	@echo "Serving on http://127.0.0.1:$(PORT)  (API docs: http://127.0.0.1:$(PORT)/api/docs)"
+	@$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WEB_CONCURRENCY) \
+		--access-logfile - "app:create_app()"
+
+test: $(STAMP) ## Run every test suite (PostgreSQL/Redis/Chromium suites skip when absent, fail in CI)
+	@$(PY) -m pytest
+
+lint: $(STAMP) ## Run ruff and mypy
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy
+
+format: $(STAMP) ## Format the code with ruff
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP) ## Run the benchmarks (till request overhead, code generation)
+	@$(PY) -m pytest tests/bench -o addopts="" -q
+
+migration: $(STAMP) ## Generate a migration from model changes: make migration m="what changed"
+	@$(VENV)/bin/flask db migrate -m "$(m)"
+
+clean: ## Remove the venv, caches and the local instance folder (secrets and SQLite data!)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache instance
+
+.PHONY: help install run test lint format bench migration clean
