@@ -5,7 +5,6 @@ from app.auth.models import RefreshToken
 from app.cards.models import Card
 from app.fraud.models import Attempt
 from app.idempotency import IdempotencyKey
-from app.rewards import models as rewards_models  # noqa: F401  (rewards, stamp cards)
 from app.stores.models import Store, Till
 
 __all__ = [
