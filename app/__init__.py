@@ -75,9 +75,10 @@ def _register_blueprints(api: Api) -> None:
     from app.auth.routes import till_blp as till_sessions_blp
     from app.cards.routes import blp as cards_blp
     from app.me.routes import blp as me_blp
+    from app.push.routes import blp as push_blp
     from app.stores.routes import blp as stores_blp
 
-    for blueprint in (auth_blp, till_sessions_blp, cards_blp, me_blp, stores_blp):
+    for blueprint in (auth_blp, till_sessions_blp, cards_blp, me_blp, push_blp, stores_blp):
         api.register_blueprint(blueprint)
 
 

@@ -5,6 +5,7 @@ from app.auth.models import RefreshToken
 from app.cards.models import Card
 from app.fraud.models import Attempt
 from app.idempotency import IdempotencyKey
+from app.push.models import PushSubscription
 from app.stores.models import Store, Till
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "Card",
     "IdempotencyKey",
     "Member",
+    "PushSubscription",
     "RefreshToken",
     "StaffAccount",
     "Store",

@@ -1,0 +1,81 @@
+"""Push routes: the VAPID public key, and a member's own subscriptions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import Response, jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from app.auth.access import current_identity, member_required
+from app.push import service
+
+blp = Blueprint("push", __name__, url_prefix="/api/v1", description="Web Push notifications")
+
+
+class KeysSchema(Schema):
+    p256dh = fields.String(required=True, validate=validate.Length(min=20, max=200))
+    auth = fields.String(required=True, validate=validate.Length(min=8, max=100))
+
+
+class SubscriptionSchema(Schema):
+    endpoint = fields.Url(required=True, schemes={"https", "http"}, require_tld=False,
+                          validate=validate.Length(max=1000))
+    keys = fields.Nested(KeysSchema, required=True)
+
+
+class EndpointSchema(Schema):
+    endpoint = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class VapidKeySchema(Schema):
+    public_key = fields.String(metadata={"description": "applicationServerKey, base64url"})
+
+
+class DeliverySchema(Schema):
+    delivered = fields.Integer()
+    removed = fields.Integer()
+    failed = fields.Integer()
+
+
+@blp.route("/push/vapid-public-key")
+class VapidPublicKey(MethodView):
+    @blp.response(200, VapidKeySchema)
+    def get(self) -> dict[str, str]:
+        """Get the VAPID public key to subscribe a browser with."""
+        return {"public_key": service.vapid_public_key_b64url()}
+
+
+@blp.route("/me/push-subscriptions")
+class MyPushSubscriptions(MethodView):
+    @blp.arguments(SubscriptionSchema)
+    @blp.response(201)
+    @member_required
+    def post(self, body: dict[str, Any]) -> Response:
+        """Register this browser for push (re-send on every launch; 200 if already known)."""
+        _, created = service.subscribe(
+            current_identity().subject_id, body["endpoint"], body["keys"]["p256dh"], body["keys"]["auth"]
+        )
+        response = jsonify({"endpoint": body["endpoint"]})
+        response.status_code = 201 if created else 200
+        return response
+
+    @blp.arguments(EndpointSchema)
+    @blp.response(204)
+    @member_required
+    def delete(self, body: dict[str, str]) -> None:
+        """Stop push to this browser."""
+        service.unsubscribe(current_identity().subject_id, body["endpoint"])
+
+
+@blp.route("/me/push-subscriptions/test")
+class MyPushTest(MethodView):
+    @blp.response(200, DeliverySchema)
+    @member_required
+    def post(self) -> dict[str, int]:
+        """Send a test notification to all my devices."""
+        message = {"title": "Loyalty Wallet", "body": "Notifications are on.", "url": "/#/card"}
+        return asdict(service.send_to_member(current_identity().subject_id, message))
