@@ -23,7 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.extensions import db
+from app.extensions import db, limiter
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -129,25 +129,59 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def sqlite_app(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, instance_path: Path
+) -> Flask:
+    """Return the run's SQLite app; each test gets a fresh copy of the migrated database."""
+    database = tmp_path_factory.mktemp("sqlite") / "test.db"
+    return create_app(base_config(instance_path, f"sqlite:///{database}"))
+
+
+@pytest.fixture(scope="session")
+def postgres_app(postgres_url: str, instance_path: Path) -> Flask:
+    """Return the run's PostgreSQL app; tables are emptied after each test."""
+    return create_app(base_config(instance_path, postgres_url))
+
+
+def _reset_sqlite_database(app: Flask, template: Path) -> None:
+    with app.app_context():
+        db.engine.dispose()
+        database = Path(db.engine.url.database or "")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    shutil.copy(template, database)
+    _create_unmigrated_tables(app)
+
+
 @pytest.fixture
-def app(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path, instance_path: Path
-) -> Iterator[Flask]:
-    """Return an app on a clean, migrated database of the test's backend."""
+def app(backend: str, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """Return an app on a clean, migrated database of the test's backend.
+
+    Building an app (its OpenAPI document above all) costs far more than a test, so each
+    backend has one app for the run. Each test gets a clean database, and whatever it changed
+    in the app's config or cached extension state is put back afterwards.
+    """
     if backend == "sqlite":
-        template = request.getfixturevalue("sqlite_template")
-        database = tmp_path / "test.db"
-        shutil.copy(template, database)
-        flask_app = create_app(base_config(instance_path, f"sqlite:///{database}"))
-        _create_unmigrated_tables(flask_app)
-        yield flask_app
-        with flask_app.app_context():
-            db.engine.dispose()
+        flask_app: Flask = request.getfixturevalue("sqlite_app")
+        _reset_sqlite_database(flask_app, request.getfixturevalue("sqlite_template"))
     else:
-        url = request.getfixturevalue("postgres_url")
-        flask_app = create_app(base_config(instance_path, url))
+        flask_app = request.getfixturevalue("postgres_app")
+    saved_config = dict(flask_app.config)
+    saved_extensions = dict(flask_app.extensions)
+    try:
         yield flask_app
-        _truncate_everything(flask_app)
+    finally:
+        flask_app.config.clear()
+        flask_app.config.update(saved_config)
+        flask_app.extensions.clear()
+        flask_app.extensions.update(saved_extensions)
+        limiter.reset()
+        if backend == "postgres":
+            _truncate_everything(flask_app)
+        else:
+            with flask_app.app_context():
+                db.engine.dispose()
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app import create_app
+
 
 def assert_problem(response, status: int, type_: str) -> dict:  # type: ignore[no-untyped-def]
     assert response.status_code == status, response.get_data(as_text=True)
@@ -40,11 +42,14 @@ def test_missing_field_is_a_problem_that_names_the_field(client: FlaskClient) ->
 
 
 def test_a_crash_is_a_problem_without_a_stack_trace(app: Flask) -> None:
-    @app.get("/api/v1/boom")
+    # A fresh app: routes cannot be added to the shared one once it has served requests.
+    crashing = create_app({**app.config, "TESTING": False})
+
+    @crashing.get("/api/v1/boom")
     def boom() -> str:
         raise RuntimeError("secret internals")
 
-    response = app.test_client().get("/api/v1/boom")
+    response = crashing.test_client().get("/api/v1/boom")
     body = assert_problem(response, 500, "internal-error")
     assert "secret internals" not in response.get_data(as_text=True)
     assert "Traceback" not in response.get_data(as_text=True)
