@@ -1,0 +1,339 @@
+"""Posting to the ledger: the only way a member's points change.
+
+Every change is two statements in the caller's transaction, in this order:
+
+1. one conditional ``UPDATE members SET points_balance = points_balance + :delta WHERE id = :m
+   [AND points_balance >= :cost] RETURNING points_balance``. The database adds, so concurrent
+   postings never lose an update, and the row lock it takes (PostgreSQL) or the write lock
+   SQLite transactions start with serialises everything else done for that member until
+   commit;
+2. ``INSERT`` of the entry, carrying the balance the ``UPDATE`` returned.
+
+Both run inside a savepoint: if the insert fails (a second reversal of the same entry, a
+second expiry of the same points) the balance change is undone with it, and the caller gets a
+``Problem``. Nothing here commits: the request (or the CLI job) owns the transaction, so an
+operation that fails half way leaves neither the entry nor the balance behind.
+
+Signs are checked per kind: ``earn`` and ``bonus`` add, ``refund``, ``reward`` and ``expire``
+take away, ``adjust`` may do either, a ``reversal`` is the exact opposite of the entry it names.
+Only ``spend_points`` refuses to go below zero; refunds, adjustments and expiry may leave a
+negative balance (see ``docs/ledger.md``: a negative balance blocks spending until new earning
+repays it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+from flask import g, has_request_context
+from sqlalchemy import ColumnElement, func, literal, select, true, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
+
+from app.accounts.models import Member
+from app.cards.apple_web_service import notify_pass_changed
+from app.errors import Problem
+from app.extensions import db
+from app.ledger.models import LEDGER_KINDS, LedgerEntry
+from app.transactions import Outcome, record_on_finish
+
+# Which sign each kind's points may have.
+POSITIVE_KINDS = frozenset({"earn", "bonus"})
+NEGATIVE_KINDS = frozenset({"refund", "reward", "expire"})
+# Entries that may be undone with a reversal. Earning is undone by refunds (which keep the
+# purchase's refunded amount right), and a reversal or refund is never itself reversed.
+REVERSIBLE_KINDS = frozenset({"adjust", "bonus", "reward", "expire"})
+
+
+@dataclass(frozen=True)
+class BalanceMismatch:
+    """A member whose cached balance differs from the sum of their entries."""
+
+    member_id: int
+    cached_balance: int
+    ledger_sum: int
+
+
+def unknown_member(member_id: int) -> Problem:
+    """Return the problem for a member id that does not exist."""
+    return Problem("unknown-member", 404, "Unknown member", f"There is no member {member_id}.")
+
+
+def lock_member(member_id: int) -> Member:
+    """Return the member with their row locked until the transaction ends (``FOR UPDATE``)."""
+    member = db.session.execute(
+        select(Member)
+        .where(Member.id == member_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if member is None:
+        raise unknown_member(member_id)
+    return member
+
+
+def _check_sign(kind: str, points: int) -> None:
+    if kind not in LEDGER_KINDS:
+        raise ValueError(f"unknown ledger entry kind {kind!r}")
+    if kind in POSITIVE_KINDS and points < 0:
+        raise ValueError(f"a {kind} entry cannot take points away")
+    if kind in NEGATIVE_KINDS and points > 0:
+        raise ValueError(f"a {kind} entry cannot add points")
+    if kind in ("adjust", "reversal", "expire") and points == 0:
+        raise ValueError(f"a {kind} entry must move points")
+
+
+def _move_balance(member_id: int, delta: int, guard: ColumnElement[bool]) -> int | None:
+    """Add ``delta`` to the balance if ``guard`` holds; return the new balance or None."""
+    new_balance = db.session.execute(
+        update(Member)
+        .where(Member.id == member_id, guard)
+        .values(points_balance=Member.points_balance + delta)
+        .returning(Member.points_balance)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if new_balance is not None:
+        # A Member loaded earlier in this session holds the old balance; make it read again.
+        cached = db.session.identity_map.get(identity_key(Member, member_id))
+        if cached is not None:
+            db.session.expire(cached, ["points_balance"])
+    return new_balance
+
+
+def _check_reversal(reverses_id: int | None, member_id: int, points: int) -> None:
+    if reverses_id is None:
+        raise ValueError("a reversal entry must name the entry it reverses")
+    original = db.session.get(LedgerEntry, reverses_id)
+    if original is None or original.member_id != member_id:
+        raise Problem(
+            "unknown-entry", 404, "Unknown entry", f"Member has no ledger entry {reverses_id}."
+        )
+    if original.kind not in REVERSIBLE_KINDS:
+        raise Problem(
+            "entry-not-reversible",
+            422,
+            "Entry cannot be reversed",
+            f"A {original.kind} entry is not undone by a reversal"
+            + (" (refund the purchase instead)." if original.kind == "earn" else "."),
+        )
+    if points != -original.points:
+        raise ValueError("a reversal must move exactly the opposite of the entry it reverses")
+
+
+def _insert_entry(entry: LedgerEntry) -> None:
+    """Add the entry, turning a database refusal into the matching problem."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(entry)
+    except IntegrityError:
+        if entry.kind == "reversal":
+            raise Problem(
+                "already-reversed",
+                409,
+                "Already reversed",
+                f"Ledger entry {entry.reverses_id} has been reversed already.",
+            ) from None
+        if entry.kind == "expire":
+            raise Problem(
+                "already-expired",
+                409,
+                "Already expired",
+                "These points were expired already by another run.",
+            ) from None
+        raise
+
+
+def _post(
+    member_id: int, points: int, kind: str, guard: ColumnElement[bool], **fields: object
+) -> LedgerEntry:
+    """Move the balance and add the entry, both or neither (one savepoint)."""
+    savepoint = db.session.begin_nested()
+    try:
+        balance = _move_balance(member_id, points, guard)
+        if balance is None:
+            savepoint.rollback()
+            _refuse_move(member_id, -points)
+        entry = LedgerEntry(
+            member_id=member_id, points=points, kind=kind, balance_after=balance, **fields
+        )
+        _insert_entry(entry)
+        savepoint.commit()
+    except BaseException:
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
+    _refresh_wallet_passes_when_committed(member_id)
+    return entry
+
+
+def _refresh_wallet_passes_when_committed(member_id: int) -> None:
+    """Wake the member's wallet passes once the request that moved points succeeds.
+
+    Runs once per member per request, at the end, so the pass sees the final balance and tier
+    of the whole operation (earning, tier upgrade, stamps) rather than a step in between.
+    Postings outside a request (the expiry job) push nothing: passes fetch on their own.
+    """
+    if not has_request_context():
+        return
+    pending: set[int] = g.setdefault("members_with_changed_passes", set())
+    if member_id in pending:
+        return
+    pending.add(member_id)
+
+    def notify(outcome: Outcome) -> None:
+        if outcome.status < 400:
+            notify_pass_changed(member_id)
+
+    record_on_finish(notify)
+
+
+def _refuse_move(member_id: int, cost: int) -> NoReturn:
+    balance = db.session.scalar(select(Member.points_balance).where(Member.id == member_id))
+    if balance is None:
+        raise unknown_member(member_id)
+    raise Problem(
+        "insufficient-points",
+        409,
+        "Not enough points",
+        f"This needs {cost} points; the balance is {balance}."
+        + (" A negative balance must be repaid by new purchases first." if balance < 0 else ""),
+        points_balance=balance,
+        points_needed=cost,
+    )
+
+
+def post_ledger_entry(
+    member_id: int,
+    points: int,
+    kind: str,
+    *,
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+    till_id: int | None = None,
+    store_id: int | None = None,
+    staff_id: int | None = None,
+    reason: str | None = None,
+    reverses_id: int | None = None,
+) -> LedgerEntry:
+    """Append an entry and move the member's cached balance by ``points``, atomically."""
+    _check_sign(kind, points)
+    if kind == "reversal":
+        _check_reversal(reverses_id, member_id, points)
+    elif reverses_id is not None:
+        raise ValueError("only a reversal entry names an entry it reverses")
+    return _post(
+        member_id,
+        points,
+        kind,
+        true(),
+        reference_type=reference_type,
+        reference_id=reference_id,
+        till_id=till_id,
+        store_id=store_id,
+        staff_id=staff_id,
+        reason=reason,
+        reverses_id=reverses_id,
+    )
+
+
+def spend_points(
+    member_id: int,
+    cost: int,
+    kind: str = "reward",
+    *,
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+    till_id: int | None = None,
+    store_id: int | None = None,
+    staff_id: int | None = None,
+    reason: str | None = None,
+) -> LedgerEntry:
+    """Take ``cost`` points if the balance covers them, else refuse with insufficient-points."""
+    if cost <= 0:
+        raise ValueError("spending needs a positive cost")
+    _check_sign(kind, -cost)
+    return _post(
+        member_id,
+        -cost,
+        kind,
+        Member.points_balance >= cost,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        till_id=till_id,
+        store_id=store_id,
+        staff_id=staff_id,
+        reason=reason,
+    )
+
+
+def adjust_points(member_id: int, points: int, reason: str, staff_id: int) -> LedgerEntry:
+    """Post a manager's correction with its mandatory reason."""
+    if not reason.strip():
+        raise Problem("reason-required", 422, "Reason required", "An adjustment needs a reason.")
+    return post_ledger_entry(member_id, points, "adjust", staff_id=staff_id, reason=reason.strip())
+
+
+def reverse_entry(entry_id: int, *, staff_id: int | None, reason: str) -> LedgerEntry:
+    """Undo an adjustment, bonus, reward or expiry with a new entry that points at it."""
+    original = db.session.get(LedgerEntry, entry_id)
+    if original is None:
+        raise Problem(
+            "unknown-entry", 404, "Unknown entry", f"There is no ledger entry {entry_id}."
+        )
+    return post_ledger_entry(
+        original.member_id,
+        -original.points,
+        "reversal",
+        reference_type=original.reference_type,
+        reference_id=original.reference_id,
+        staff_id=staff_id,
+        reason=reason.strip() or None,
+        reverses_id=original.id,
+    )
+
+
+def member_entries(member_id: int, offset: int, limit: int) -> tuple[Sequence[LedgerEntry], int]:
+    """Return one page of a member's entries, newest first, and how many there are in all."""
+    total = db.session.scalar(
+        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.member_id == member_id)
+    )
+    entries = db.session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.member_id == member_id)
+        .order_by(LedgerEntry.id.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return entries, int(total or 0)
+
+
+def require_member(member_id: int) -> Member:
+    """Return the member, or refuse with unknown-member."""
+    member = db.session.get(Member, member_id)
+    if member is None:
+        raise unknown_member(member_id)
+    return member
+
+
+def find_balance_mismatches() -> list[BalanceMismatch]:
+    """List every member whose cached balance is not the sum of their ledger entries."""
+    entry_sum = (
+        select(func.coalesce(func.sum(LedgerEntry.points), literal(0)))
+        .where(LedgerEntry.member_id == Member.id)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(Member.id, Member.points_balance, entry_sum)
+        .where(Member.points_balance != entry_sum)
+        .order_by(Member.id)
+    ).all()
+    return [BalanceMismatch(int(row[0]), int(row[1]), int(row[2])) for row in rows]
+
+
+def count_members_and_entries() -> tuple[int, int]:
+    """Return how many members and ledger entries the check covered."""
+    members = db.session.scalar(select(func.count()).select_from(Member))
+    entries = db.session.scalar(select(func.count()).select_from(LedgerEntry))
+    return int(members or 0), int(entries or 0)
