@@ -1,0 +1,320 @@
+"""Stamp cards: "buy 9 coffees, the 10th is free".
+
+A manager defines a ``StampProgramme``: which purchase lines qualify (a line qualifies if its
+SKU is one of the programme's ``skus`` or its category is the programme's ``category``), how
+many stamps fill a card, and the coupon benefit a full card earns. Every qualifying unit is one
+stamp (a line of 3 coffees adds 3).
+
+The ledger calls ``record_stamps_for_purchase`` inside its purchase transaction, after the
+points were earned. For each active programme the purchase qualifies for, the member's card is
+created if missing (``INSERT ... ON CONFLICT DO NOTHING``, so two first purchases at once do not
+collide) and then locked (``SELECT ... FOR UPDATE``; SQLite transactions are serialised anyway)
+before it is counted, so concurrent purchases never lose a stamp. Every full card issues the
+reward coupon at once through ``app.campaigns.service.issue_member_coupon`` and the rest carries
+over: 9 needed and 10 qualifying units issue one coupon and leave 1 stamp. A receipt stamps a
+card once: calling again with the same ``receipt_ref`` adds nothing.
+
+``reverse_stamps_for_refund`` takes back at most the stamps that receipt added. If those stamps
+already earned a coupon, the coupon stays valid and the card goes negative: the member's next
+qualifying purchases make up the difference before the card fills again.
+
+Like every service here these functions flush and never commit: the caller's request owns the
+transaction, so a purchase that fails leaves no stamps and no coupon behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.db import utcnow
+from app.errors import Problem
+from app.extensions import db
+from app.rewards.models import StampCard, StampEntry, StampEntryKind, StampProgramme
+from coupons.rules import Benefit
+
+STAMP_COUPON_SOURCE = "stamp-card"
+
+
+def create_stamp_programme(
+    name: str,
+    stamps_needed: int,
+    reward: Benefit | Mapping[str, Any],
+    *,
+    description: str = "",
+    category: str | None = None,
+    skus: Iterable[str] = (),
+    coupon_valid_days: int | None = 30,
+    active: bool = True,
+) -> StampProgramme:
+    """Define a stamp programme; ``reward`` is the coupon benefit a full card earns."""
+    sku_list = sorted({sku.strip() for sku in skus if sku.strip()})
+    category = category.strip() if category and category.strip() else None
+    if category is None and not sku_list:
+        raise _invalid("category", "Name a category or at least one SKU that earns stamps.")
+    if stamps_needed < 1:
+        raise _invalid("stamps_needed", "A card needs at least one stamp.")
+    reward_benefit = _valid_benefit(reward)
+    programme = StampProgramme(
+        name=name.strip(),
+        description=description.strip(),
+        category=category,
+        skus=sku_list,
+        stamps_needed=stamps_needed,
+        reward_benefit=reward_benefit.to_dict(),
+        coupon_valid_days=coupon_valid_days,
+        active=active,
+    )
+    db.session.add(programme)
+    db.session.flush()
+    return programme
+
+
+def list_stamp_programmes() -> Sequence[StampProgramme]:
+    """List every stamp programme, newest first."""
+    return db.session.scalars(select(StampProgramme).order_by(StampProgramme.id.desc())).all()
+
+
+def set_stamp_programme_active(programme_id: int, active: bool) -> StampProgramme:
+    """Start or stop a programme; cards keep their stamps while it is stopped."""
+    programme = db.session.get(StampProgramme, programme_id)
+    if programme is None:
+        raise Problem(
+            "unknown-stamp-programme",
+            404,
+            "Unknown stamp programme",
+            f"There is no stamp programme {programme_id}.",
+        )
+    programme.active = active
+    db.session.flush()
+    return programme
+
+
+def member_stamp_cards(member_id: int) -> list[dict[str, Any]]:
+    """Return the member's card in every active programme (an empty card where none exists)."""
+    programmes = db.session.scalars(
+        select(StampProgramme).where(StampProgramme.active).order_by(StampProgramme.id)
+    ).all()
+    cards = {
+        card.programme_id: card
+        for card in db.session.scalars(select(StampCard).where(StampCard.member_id == member_id))
+    }
+    return [_card_state(programme, cards.get(programme.id)) for programme in programmes]
+
+
+def record_stamps_for_purchase(
+    member_id: int, lines: list[dict[str, Any]], receipt_ref: str
+) -> list[dict[str, Any]]:
+    """Add stamps for a purchase's qualifying lines and issue a coupon for every full card.
+
+    ``lines`` are the purchase lines as the till sent them (``sku``, ``category``,
+    ``quantity``). Returns the JSON-ready state of each card the purchase added stamps to.
+    """
+    states: list[dict[str, Any]] = []
+    for programme in _active_programmes():
+        units = qualifying_units(programme, lines)
+        if units <= 0:
+            continue
+        card = _locked_card(programme.id, member_id)
+        if receipt_ref and _receipt_already_stamped(card.id, receipt_ref):
+            continue
+        card.stamps += units
+        db.session.add(
+            StampEntry(
+                card_id=card.id,
+                kind=StampEntryKind.PURCHASE,
+                stamps=units,
+                receipt_ref=receipt_ref or None,
+            )
+        )
+        coupon_ids = _issue_rewards_for_full_cards(programme, card, receipt_ref)
+        db.session.flush()
+        states.append(_card_state(programme, card, stamps_added=units, coupon_ids=coupon_ids))
+    return states
+
+
+def reverse_stamps_for_refund(
+    member_id: int, lines: list[dict[str, Any]], receipt_ref: str
+) -> list[dict[str, Any]]:
+    """Take back the stamps refunded lines had added; returns the state of each changed card.
+
+    Only stamps that ``receipt_ref`` (the original purchase's reference) added and that no
+    earlier refund took back can be removed; coupons already issued stay valid.
+    """
+    states: list[dict[str, Any]] = []
+    programmes = db.session.scalars(select(StampProgramme).order_by(StampProgramme.id)).all()
+    for programme in programmes:
+        units = qualifying_units(programme, lines)
+        if units <= 0:
+            continue
+        card_id = db.session.scalar(
+            select(StampCard.id).where(
+                StampCard.programme_id == programme.id, StampCard.member_id == member_id
+            )
+        )
+        if card_id is None:
+            continue
+        card = _locked_card(programme.id, member_id)
+        still_on_card = db.session.scalar(
+            select(func.coalesce(func.sum(StampEntry.stamps), 0)).where(
+                StampEntry.card_id == card.id,
+                StampEntry.receipt_ref == receipt_ref,
+                StampEntry.kind.in_([StampEntryKind.PURCHASE, StampEntryKind.REFUND]),
+            )
+        )
+        taken_back = min(units, int(still_on_card or 0))
+        if taken_back <= 0:
+            continue
+        card.stamps -= taken_back
+        db.session.add(
+            StampEntry(
+                card_id=card.id,
+                kind=StampEntryKind.REFUND,
+                stamps=-taken_back,
+                receipt_ref=receipt_ref,
+            )
+        )
+        db.session.flush()
+        states.append(_card_state(programme, card, stamps_added=-taken_back))
+    return states
+
+
+def qualifying_units(programme: StampProgramme, lines: Iterable[Mapping[str, Any]]) -> int:
+    """Count the units of ``lines`` that earn stamps in ``programme``."""
+    skus = set(programme.skus or [])
+    units = 0
+    for line in lines:
+        quantity = line.get("quantity", 1)
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+            continue
+        sku = line.get("sku")
+        category = line.get("category")
+        if (sku is not None and sku in skus) or (
+            programme.category is not None and category == programme.category
+        ):
+            units += quantity
+    return units
+
+
+def _active_programmes() -> Sequence[StampProgramme]:
+    return db.session.scalars(
+        select(StampProgramme).where(StampProgramme.active).order_by(StampProgramme.id)
+    ).all()
+
+
+def _locked_card(programme_id: int, member_id: int) -> StampCard:
+    """Return the member's card in the programme, created if missing and locked for update."""
+    values = {
+        "programme_id": programme_id,
+        "member_id": member_id,
+        "stamps": 0,
+        "rewards_issued": 0,
+    }
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(StampCard)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["programme_id", "member_id"])
+    )
+    card = db.session.scalars(
+        select(StampCard)
+        .where(StampCard.programme_id == programme_id, StampCard.member_id == member_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    return card
+
+
+def _receipt_already_stamped(card_id: int, receipt_ref: str) -> bool:
+    return (
+        db.session.scalar(
+            select(StampEntry.id).where(
+                StampEntry.card_id == card_id,
+                StampEntry.kind == StampEntryKind.PURCHASE,
+                StampEntry.receipt_ref == receipt_ref,
+            )
+        )
+        is not None
+    )
+
+
+def _issue_rewards_for_full_cards(
+    programme: StampProgramme, card: StampCard, receipt_ref: str
+) -> list[int]:
+    """Issue one coupon per full card on the (locked) card and take those stamps off."""
+    # Imported here: the campaigns package is loaded by the ledger, which calls this module.
+    from app.campaigns.service import issue_member_coupon
+
+    coupon_ids: list[int] = []
+    benefit = Benefit.from_dict(programme.reward_benefit)
+    while card.stamps >= programme.stamps_needed:
+        card.stamps -= programme.stamps_needed
+        card.rewards_issued += 1
+        issued = issue_member_coupon(
+            card.member_id,
+            benefit,
+            source=STAMP_COUPON_SOURCE,
+            source_id=f"{card.id}:{card.rewards_issued}",
+            valid_until=_valid_until(programme.coupon_valid_days),
+        )
+        coupon_ids.append(issued.coupon_id)
+        db.session.add(
+            StampEntry(
+                card_id=card.id,
+                kind=StampEntryKind.REWARD,
+                stamps=-programme.stamps_needed,
+                receipt_ref=receipt_ref or None,
+                coupon_id=issued.coupon_id,
+            )
+        )
+    return coupon_ids
+
+
+def _valid_until(days: int | None) -> datetime | None:
+    return None if days is None else utcnow() + timedelta(days=days)
+
+
+def _card_state(
+    programme: StampProgramme,
+    card: StampCard | None,
+    *,
+    stamps_added: int = 0,
+    coupon_ids: list[int] | None = None,
+) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "programme_id": programme.id,
+        "name": programme.name,
+        "stamps": card.stamps if card else 0,
+        "stamps_needed": programme.stamps_needed,
+        "rewards_issued": card.rewards_issued if card else 0,
+        "reward": programme.reward_benefit,
+    }
+    if coupon_ids is not None or stamps_added:
+        state["stamps_added"] = stamps_added
+        state["coupons_issued"] = coupon_ids or []
+    return state
+
+
+def _valid_benefit(reward: Benefit | Mapping[str, Any]) -> Benefit:
+    try:
+        benefit = reward if isinstance(reward, Benefit) else Benefit.from_dict(reward)
+        benefit.validate()
+    except ValueError as exc:
+        raise _invalid("reward", str(exc)) from None
+    return benefit
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem(
+        "validation-error",
+        422,
+        "Invalid request",
+        message,
+        errors={"json": {field: [message]}},
+    )
