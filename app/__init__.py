@@ -73,19 +73,33 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _register_blueprints(api: Api) -> None:
     from app.auth.routes import blp as auth_blp
     from app.auth.routes import till_blp as till_sessions_blp
+    from app.campaigns.routes import blp as campaigns_blp
+    from app.cards.pass_routes import register_pass_blueprints
     from app.cards.routes import blp as cards_blp
+    from app.fraud.routes import blp as fraud_blp
+    from app.ledger.routes import BLUEPRINTS as ledger_blueprints
     from app.me.routes import blp as me_blp
     from app.push.routes import blp as push_blp
+    from app.rewards.routes import blp as rewards_blp
     from app.stores.routes import blp as stores_blp
 
-    for blueprint in (auth_blp, till_sessions_blp, cards_blp, me_blp, push_blp, stores_blp):
+    for blueprint in (auth_blp, till_sessions_blp, cards_blp, me_blp,
+        push_blp, stores_blp):
+        api.register_blueprint(blueprint)
+    register_pass_blueprints(api)
+    api.register_blueprint(rewards_blp)
+    api.register_blueprint(campaigns_blp)
+    api.register_blueprint(fraud_blp)
+    for blueprint in ledger_blueprints:
         api.register_blueprint(blueprint)
 
 
 def _register_public_documents(app: Flask) -> None:
     from app.cards.routes import well_known
+    from app.pwa_routes import pwa
 
     app.register_blueprint(well_known)
+    app.register_blueprint(pwa)
 
 
 def _register_cli(app: Flask) -> None:

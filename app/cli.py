@@ -8,6 +8,7 @@ once at the end, so an interrupted command leaves nothing half done.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
@@ -17,9 +18,12 @@ from sqlalchemy import select
 from app.accounts.models import StaffAccount, StaffRole
 from app.auth.passwords import hash_password
 from app.auth.service import normalise_email
+from app.campaigns.cli import coupons
 from app.cards.keys import rotate_card_key
 from app.demo import seed_demo
 from app.extensions import db
+from app.idempotency import prune_idempotency_keys
+from app.ledger.cli import ledger_group, points_group
 
 
 def register_commands(app: Flask) -> None:
@@ -27,6 +31,10 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(keys)
+    app.cli.add_command(idempotency)
+    app.cli.add_command(coupons)
+    app.cli.add_command(ledger_group)
+    app.cli.add_command(points_group)
 
 
 @click.command("create-admin")
@@ -89,3 +97,17 @@ def rotate_card_key_command() -> None:
     ring = rotate_card_key()
     published = ", ".join(key.kid_hex for key in ring.keys)
     click.echo(f"card codes are now signed with key {ring.newest().kid_hex}; ring: {published}")
+
+
+@click.group("idempotency", cls=AppGroup)
+def idempotency() -> None:
+    """Manage stored answers to idempotent requests."""
+
+
+@idempotency.command("prune")
+@click.option("--older-than-hours", default=48, show_default=True, type=click.IntRange(min=24))
+def prune_idempotency(older_than_hours: int) -> None:
+    """Delete stored answers older than the given age (never younger than 24 hours)."""
+    removed = prune_idempotency_keys(timedelta(hours=older_than_hours))
+    db.session.commit()
+    click.echo(f"removed {removed} stored answers older than {older_than_hours} hours")

@@ -21,11 +21,22 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+# Feature settings documented with their feature in docs/ (fraud thresholds, Apple and Google
+# wallet credentials, APNs, card validity, push contact) are taken over as they are given.
+FEATURE_SETTING_PREFIXES = ("FRAUD_", "APPLE_", "APNS_", "GOOGLE_", "CARD_", "PUSH_")
+
+
 def settings_from_environment() -> dict[str, Any]:
     """Collect the app's settings from environment variables."""
     instance_path = Path(os.environ.get("LW_INSTANCE_PATH", DEFAULT_INSTANCE_PATH))
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'loyalty.db'}"
+    feature_settings = {
+        name: value
+        for name, value in os.environ.items()
+        if name.startswith(FEATURE_SETTING_PREFIXES) and value != ""
+    }
     return {
+        **feature_settings,
         "INSTANCE_PATH": str(instance_path),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,

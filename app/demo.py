@@ -160,3 +160,9 @@ def seed_demo() -> tuple[DemoLogins, bool]:
 # Later packages (cards, ledger, rewards) append a function here that adds their part of the
 # demo shop; each runs once, when the demo shop is first created.
 DEMO_EXTENSIONS: list[Any] = []
+from app.rewards.demo import add_demo_rewards  # noqa: E402  (joins the list above)
+
+DEMO_EXTENSIONS.append(add_demo_rewards)
+from app.ledger.demo import add_demo_ledger  # noqa: E402  (joins the list above)
+
+DEMO_EXTENSIONS.append(add_demo_ledger)

@@ -11,6 +11,9 @@ from alembic import context
 from flask import current_app
 
 log = logging.getLogger("alembic.env")
+if not logging.getLogger().handlers:
+    # Show "Running upgrade a -> b" lines when run from the command line.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
 
 migrate_extension = current_app.extensions["migrate"]
 target_metadata = migrate_extension.db.metadata
@@ -19,8 +22,12 @@ engine = migrate_extension.db.engine
 
 def run_migrations_offline() -> None:
     """Print the SQL instead of running it (``flask db upgrade --sql``)."""
-    context.configure(url=engine.url, target_metadata=target_metadata, literal_binds=True,
-                      **migrate_extension.configure_args)
+    context.configure(
+        url=engine.url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        **migrate_extension.configure_args,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -29,7 +36,10 @@ def run_migrations_online() -> None:
     """Run the migrations on a connection of the app's engine."""
 
     def skip_empty_revision(context, revision, directives):  # noqa: ANN001
-        if getattr(context.config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
+        if (
+            getattr(context.config.cmd_opts, "autogenerate", False)
+            and directives[0].upgrade_ops.is_empty()
+        ):
             directives[:] = []
             log.info("no changes in the schema")
 

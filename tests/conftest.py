@@ -95,16 +95,10 @@ def postgres_url(instance_path: Path) -> str:
         engine.dispose()
     app = create_app(base_config(instance_path, _psycopg(TEST_DATABASE_URL)))
     migrate_to_head(app)
-    _create_unmigrated_tables(app)
     with app.app_context():
         db.engine.dispose()
     return _psycopg(TEST_DATABASE_URL)
 
-
-def _create_unmigrated_tables(app: Flask) -> None:
-    """Create tables that have no migration yet (test_migrations fails until they do)."""
-    with app.app_context():
-        db.create_all()
 
 
 def _psycopg(url: str) -> str:
@@ -151,7 +145,6 @@ def _reset_sqlite_database(app: Flask, template: Path) -> None:
     for suffix in ("-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     shutil.copy(template, database)
-    _create_unmigrated_tables(app)
 
 
 @pytest.fixture

@@ -33,6 +33,8 @@ from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
 from app.fraud.attempts import update_attempt
+from app.fraud.blocks import refuse_blocked_card
+from app.fraud.lockout import check_guess_lockout, count_failed_guess
 from wallet.card_codes import parse_rotating_code, verify_rotating_otp, verify_static_code
 from wallet.errors import CardCodeError
 
@@ -64,6 +66,7 @@ class PresentedCard:
 
 
 def _refuse(type_: str, detail: str) -> Problem:
+    count_failed_guess(type_)  # forged or guessed codes count towards the till's lockout
     return Problem(type_, CARD_REFUSAL_STATUS[type_], type_.replace("-", " ").capitalize(), detail)
 
 
@@ -74,6 +77,7 @@ def _usable_card(card_id: uuid.UUID) -> Card:
     update_attempt(member_id=card.member_id, card_id=card.id)
     if card.revoked_at is not None:
         raise _refuse("card-revoked", "This card was replaced or blocked; ask for the current one.")
+    refuse_blocked_card(card)
     return card
 
 
@@ -153,6 +157,7 @@ def _present_scan_token(token: str) -> PresentedCard:
 
 def present_card(code: str) -> PresentedCard:
     """Verify a card code, rotating code or scan token presented at the current till."""
+    check_guess_lockout()
     text = code.strip()
     now = utcnow()
     if text.startswith(SCAN_TOKEN_PREFIX):

@@ -23,6 +23,7 @@ from app.cards.schemas import (
 )
 from app.db import utcnow
 from app.fraud.attempts import note_attempt
+from app.fraud.rules import assess
 from wallet.qr import render_qr_png, render_qr_svg
 
 blp = Blueprint("cards", __name__, url_prefix="/api/v1", description="Member cards")
@@ -96,11 +97,15 @@ class TillScan(MethodView):
     @blp.alt_response(409, description="code-replayed")
     @blp.alt_response(410, description="card-expired, card-revoked")
     @blp.alt_response(422, description=CARD_REFUSALS)
+    @blp.alt_response(403, description="card-blocked, member-blocked, till-blocked, risk-denied")
+    @blp.alt_response(428, description="step-up-required")
+    @blp.alt_response(429, description="too-many-attempts")
     @till_required()
     def post(self, body: dict[str, str]) -> dict[str, Any]:
         """Scan a member card (LW1 or LW2) and get a scan token for this visit."""
         note_attempt("scan", code=body["code"])
         presented = present_card(body["code"])
+        assess("scan", presented)
         member = service.require_member(presented.member_id)
         token, expires_at = issue_scan_token(presented)
         return {

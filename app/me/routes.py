@@ -12,6 +12,7 @@ from app.accounts.models import Member
 from app.auth.access import current_identity, member_required
 from app.errors import Problem
 from app.extensions import db
+from app.ledger.tiers import tier_progress as ledger_tier_progress
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The member's own account")
 
@@ -21,6 +22,8 @@ class MeSchema(Schema):
     email = fields.String()
     display_name = fields.String()
     points_balance = fields.Integer()
+    # Before ``tier``: computing the progress first applies a pending tier review.
+    tier_progress = fields.Function(lambda member: ledger_tier_progress(member.id))
     tier = fields.String()
 
 

@@ -22,8 +22,12 @@ class KeysSchema(Schema):
 
 
 class SubscriptionSchema(Schema):
-    endpoint = fields.Url(required=True, schemes={"https", "http"}, require_tld=False,
-                          validate=validate.Length(max=1000))
+    endpoint = fields.Url(
+        required=True,
+        schemes={"https", "http"},
+        require_tld=False,
+        validate=validate.Length(max=1000),
+    )
     keys = fields.Nested(KeysSchema, required=True)
 
 
@@ -57,7 +61,10 @@ class MyPushSubscriptions(MethodView):
     def post(self, body: dict[str, Any]) -> Response:
         """Register this browser for push (re-send on every launch; 200 if already known)."""
         _, created = service.subscribe(
-            current_identity().subject_id, body["endpoint"], body["keys"]["p256dh"], body["keys"]["auth"]
+            current_identity().subject_id,
+            body["endpoint"],
+            body["keys"]["p256dh"],
+            body["keys"]["auth"],
         )
         response = jsonify({"endpoint": body["endpoint"]})
         response.status_code = 201 if created else 200

@@ -71,14 +71,20 @@ def vapid_public_key_b64url() -> str:
     return base64.urlsafe_b64encode(point).rstrip(b"=").decode()
 
 
-def subscribe(member_id: int, endpoint: str, p256dh: str, auth: str) -> tuple[PushSubscription, bool]:
+def subscribe(
+    member_id: int, endpoint: str, p256dh: str, auth: str
+) -> tuple[PushSubscription, bool]:
     """Store (or move to this member) a push subscription; return it and whether it is new."""
-    existing = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+    existing = db.session.scalar(
+        select(PushSubscription).where(PushSubscription.endpoint == endpoint)
+    )
     if existing is not None:
         existing.member_id, existing.p256dh, existing.auth = member_id, p256dh, auth
         db.session.flush()
         return existing, False
-    subscription = PushSubscription(member_id=member_id, endpoint=endpoint, p256dh=p256dh, auth=auth)
+    subscription = PushSubscription(
+        member_id=member_id, endpoint=endpoint, p256dh=p256dh, auth=auth
+    )
     db.session.add(subscription)
     db.session.flush()
     return subscription, True
@@ -114,7 +120,9 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
         return 0
 
 
-def send_to_member(member_id: int, message: dict[str, Any], ttl: int = DEFAULT_TTL_SECONDS) -> DeliveryReport:
+def send_to_member(
+    member_id: int, message: dict[str, Any], ttl: int = DEFAULT_TTL_SECONDS
+) -> DeliveryReport:
     """Encrypt and send a message to every push subscription of a member."""
     report = DeliveryReport()
     private_pem = _vapid_private_pem()
@@ -127,15 +135,23 @@ def send_to_member(member_id: int, message: dict[str, Any], ttl: int = DEFAULT_T
     ).all()
     for subscription in subscriptions:
         # A fresh WebPush per send: get() mutates the instance it is called on.
-        pusher = WebPush(private_key=private_pem, public_key=public_pem, subscriber=subject, ttl=ttl)
+        pusher = WebPush(
+            private_key=private_pem, public_key=public_pem, subscriber=subject, ttl=ttl
+        )
         prepared = pusher.get(
             message,
             WebPushSubscription.model_validate(
-                {"endpoint": subscription.endpoint,
-                 "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}}
+                {
+                    "endpoint": subscription.endpoint,
+                    "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+                }
             ),
         )
-        headers = {**prepared.headers, "content-type": "application/octet-stream", "urgency": "normal"}
+        headers = {
+            **prepared.headers,
+            "content-type": "application/octet-stream",
+            "urgency": "normal",
+        }
         status = _post(subscription.endpoint, prepared.encrypted, headers)
         if status in (201, 202):
             report.delivered += 1

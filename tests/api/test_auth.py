@@ -29,7 +29,9 @@ def test_register_returns_tokens_that_open_the_member_view(client: FlaskClient) 
     me = client.get("/api/v1/me", headers=bearer(body["access_token"]))
     assert me.status_code == 200
     profile = me.get_json()
-    assert {k: profile[k] for k in ("member_id", "email", "display_name", "points_balance", "tier")} == {
+    assert {
+        k: profile[k] for k in ("member_id", "email", "display_name", "points_balance", "tier")
+    } == {
         "member_id": body["member_id"],
         "email": "new@example.com",
         "display_name": "New Member",

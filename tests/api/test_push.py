@@ -46,7 +46,9 @@ class PushService:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                service.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                service.received.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 self.send_response(service.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -93,17 +95,23 @@ class Browser:
         shared = self.key.exchange(
             ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), sender_public)
         )
-        ikm = HKDF(hashes.SHA256(), 32, self.auth, b"WebPush: info\x00" + self.public + sender_public).derive(shared)
+        ikm = HKDF(
+            hashes.SHA256(), 32, self.auth, b"WebPush: info\x00" + self.public + sender_public
+        ).derive(shared)
         cek = HKDF(hashes.SHA256(), 16, salt, b"Content-Encoding: aes128gcm\x00").derive(ikm)
         nonce = HKDF(hashes.SHA256(), 12, salt, b"Content-Encoding: nonce\x00").derive(ikm)
         padded = AESGCM(cek).decrypt(nonce, ciphertext, None)
-        assert padded.rstrip(b"\x00").endswith(b"\x02"), "the last record ends with the 0x02 delimiter"
+        assert padded.rstrip(b"\x00").endswith(b"\x02"), (
+            "the last record ends with the 0x02 delimiter"
+        )
         return padded.rstrip(b"\x00")[:-1]
 
 
 def subscribe(shop: Shop, token: str, endpoint: str, browser: Browser) -> int:
     response = shop.client.post(
-        "/api/v1/me/push-subscriptions", json={"endpoint": endpoint, "keys": browser.keys()}, headers=bearer(token)
+        "/api/v1/me/push-subscriptions",
+        json={"endpoint": endpoint, "keys": browser.keys()},
+        headers=bearer(token),
     )
     return response.status_code
 
@@ -134,7 +142,9 @@ def test_push_message_decrypts_with_the_subscribers_key_and_carries_a_valid_vapi
     published = shop.client.get("/api/v1/push/vapid-public-key").get_json()["public_key"]
     assert params["k"] == published
     public_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64url(published))
-    claims = jwt.decode(params["t"], public_key, algorithms=["ES256"], options={"verify_aud": False})
+    claims = jwt.decode(
+        params["t"], public_key, algorithms=["ES256"], options={"verify_aud": False}
+    )
     assert claims["sub"].startswith("mailto:")
     assert claims["aud"].startswith("http://127.0.0.1")
 
@@ -153,14 +163,18 @@ def test_gone_subscription_is_removed(shop: Shop, push_service: PushService) -> 
     push_service.status = 410
     first = shop.client.post("/api/v1/me/push-subscriptions/test", headers=bearer(token)).get_json()
     assert first == {"delivered": 0, "removed": 1, "failed": 0}
-    second = shop.client.post("/api/v1/me/push-subscriptions/test", headers=bearer(token)).get_json()
+    second = shop.client.post(
+        "/api/v1/me/push-subscriptions/test", headers=bearer(token)
+    ).get_json()
     assert second == {"delivered": 0, "removed": 0, "failed": 0}
     assert len(push_service.received) == 1
 
 
 def test_a_member_only_pushes_to_their_own_devices(shop: Shop, push_service: PushService) -> None:
     subscribe(shop, shop.login_member(0), f"{push_service.url}/push/ada", Browser())
-    report = shop.client.post("/api/v1/me/push-subscriptions/test", headers=bearer(shop.login_member(1)))
+    report = shop.client.post(
+        "/api/v1/me/push-subscriptions/test", headers=bearer(shop.login_member(1))
+    )
     assert report.get_json()["delivered"] == 0
     assert push_service.received == []
 
@@ -168,5 +182,7 @@ def test_a_member_only_pushes_to_their_own_devices(shop: Shop, push_service: Pus
 def test_push_subscriptions_need_a_member_token(shop: Shop) -> None:
     body = {"endpoint": "https://push.example/x", "keys": Browser().keys()}
     assert shop.client.post("/api/v1/me/push-subscriptions", json=body).status_code == 401
-    staff = shop.client.post("/api/v1/me/push-subscriptions", json=body, headers=bearer(shop.login_staff("admin")))
+    staff = shop.client.post(
+        "/api/v1/me/push-subscriptions", json=body, headers=bearer(shop.login_staff("admin"))
+    )
     assert staff.status_code == 403
