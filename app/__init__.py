@@ -83,8 +83,7 @@ def _register_blueprints(api: Api) -> None:
     from app.rewards.routes import blp as rewards_blp
     from app.stores.routes import blp as stores_blp
 
-    for blueprint in (auth_blp, till_sessions_blp, cards_blp, me_blp,
-        push_blp, stores_blp):
+    for blueprint in (auth_blp, till_sessions_blp, cards_blp, me_blp, push_blp, stores_blp):
         api.register_blueprint(blueprint)
     register_pass_blueprints(api)
     api.register_blueprint(rewards_blp)

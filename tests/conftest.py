@@ -100,18 +100,24 @@ def postgres_url(instance_path: Path) -> str:
     return _psycopg(TEST_DATABASE_URL)
 
 
-
 def _psycopg(url: str) -> str:
     from app.config import normalise_database_url
 
     return normalise_database_url(url)
 
 
-def _truncate_everything(app: Flask) -> None:
+def _empty_every_table(app: Flask) -> None:
+    """Delete every row the test left behind.
+
+    Row deletes are far cheaper than ``TRUNCATE`` on tables this small. The cleanup session
+    runs as a replica so the ledger's immutability trigger (and foreign keys) stand aside;
+    the application itself never runs with that setting.
+    """
     with app.app_context():
-        tables = [t.name for t in db.metadata.sorted_tables]
-        db.session.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        db.session.commit()
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("SET LOCAL session_replication_role = replica"))
+            for table in reversed(db.metadata.sorted_tables):
+                connection.execute(table.delete())
         db.engine.dispose()
 
 
@@ -171,7 +177,7 @@ def app(backend: str, request: pytest.FixtureRequest) -> Iterator[Flask]:
         flask_app.extensions.update(saved_extensions)
         limiter.reset()
         if backend == "postgres":
-            _truncate_everything(flask_app)
+            _empty_every_table(flask_app)
         else:
             with flask_app.app_context():
                 db.engine.dispose()

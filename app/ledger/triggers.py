@@ -8,8 +8,8 @@ executes the same list (``for statement in TRIGGER_DDL[op.get_bind().dialect.nam
 
 * SQLite: ``BEFORE UPDATE`` and ``BEFORE DELETE`` triggers that ``RAISE(ABORT, ...)``.
 * PostgreSQL: a plpgsql function that raises, fired ``BEFORE UPDATE OR DELETE`` for each row.
-  ``TRUNCATE`` is left alone on purpose: it is an operator's tool (the test suite empties the
-  database with it), not something the application ever issues.
+  ``TRUNCATE`` is left alone on purpose: it is an operator's tool, not something the
+  application ever issues.
 
 Both raise the message ``ledger entries are immutable``; the driver reports it as an
 ``IntegrityError`` (SQLite) or a ``DBAPIError`` with SQLSTATE 23001 (PostgreSQL).

@@ -392,8 +392,12 @@ def test_a_purchase_wakes_the_members_registered_passes_once(app: Flask, shop: S
     till = shop.open_till()
     response = shop.client.post(
         "/api/v1/till/purchases",
-        json={"code": shop.static_code(), "receipt_id": "R-pass-1", "amount_cents": 2500,
-              "currency": "EUR"},
+        json={
+            "code": shop.static_code(),
+            "receipt_id": "R-pass-1",
+            "amount_cents": 2500,
+            "currency": "EUR",
+        },
         headers={**bearer(till), "Idempotency-Key": "pass-push-1"},
     )
     assert response.status_code == 201, response.get_json()
