@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from app.accounts.models import StaffAccount, StaffRole
@@ -38,6 +38,7 @@ def register_commands(app: Flask) -> None:
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.option("--email", required=True)
 @click.option("--password", required=True)
 @click.option("--name", "display_name", default="Admin", show_default=True)
@@ -61,6 +62,7 @@ def create_admin(email: str, password: str, display_name: str) -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option("--json", "as_json", is_flag=True, help="Print the logins as JSON.")
 def seed_demo_command(as_json: bool) -> None:
     """Fill an empty database with the demo shop and print its logins."""
