@@ -83,14 +83,21 @@ def _register_blueprints(api: Api) -> None:
     from app.rewards.routes import blp as rewards_blp
     from app.stores.routes import blp as stores_blp
 
-    for blueprint in (auth_blp, till_sessions_blp, cards_blp, me_blp, push_blp, stores_blp):
+    blueprints = (
+        auth_blp,
+        till_sessions_blp,
+        me_blp,
+        cards_blp,
+        push_blp,
+        *ledger_blueprints,
+        rewards_blp,
+        campaigns_blp,
+        fraud_blp,
+        stores_blp,
+    )
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
     register_pass_blueprints(api)
-    api.register_blueprint(rewards_blp)
-    api.register_blueprint(campaigns_blp)
-    api.register_blueprint(fraud_blp)
-    for blueprint in ledger_blueprints:
-        api.register_blueprint(blueprint)
 
 
 def _register_public_documents(app: Flask) -> None:
