@@ -52,6 +52,7 @@ from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
 from app.fraud import lockout as fraud_lockout
+from app.fraud.attempts import update_attempt
 from app.fraud.rules import assess
 from app.stores.models import Store
 from coupons.codes import CANONICAL_LENGTH, format_code, generate_code, generate_codes
@@ -962,6 +963,8 @@ def validate_coupon(
         answer["currency"] = _currency()
     else:
         answer["refusal"] = evaluation.refusal.to_dict()
+        # The dry run answers 200, but the attempt log records the refusal it reports.
+        update_attempt(refusal_type=evaluation.refusal.type)
     return answer
 
 

@@ -75,9 +75,12 @@ def write_attempt_now(outcome: Outcome) -> Attempt | None:
         draft.setdefault("member_id", identity.subject_id)
     if "card_id" in draft and draft["card_id"] is not None:
         draft["card_id"] = str(draft["card_id"])
+    # A dry run (coupon validation) answers 200 yet reports a refusal: it is on record as one.
+    reported_refusal = draft.pop("refusal_type", None)
+    refusal_type = outcome.problem_type if outcome.status >= 400 else reported_refusal
     attempt = Attempt(
-        outcome="accepted" if outcome.status < 400 else "refused",
-        refusal_type=outcome.problem_type if outcome.status >= 400 else None,
+        outcome="refused" if refusal_type else "accepted",
+        refusal_type=refusal_type,
         status_code=outcome.status,
         request_id=g.get("request_id"),
         client_address=(request.remote_addr or "")[:45] or None,

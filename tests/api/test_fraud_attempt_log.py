@@ -6,11 +6,13 @@ import uuid
 from datetime import timedelta
 
 from flask import Flask
+from sqlalchemy import select
 
 from app.db import utcnow
+from app.extensions import db
 from app.fraud.models import Attempt
 from coupons.codes import format_code, generate_code
-from tests.api.test_coupon_helpers import member_coupon, new_codes, redeem
+from tests.api.test_coupon_helpers import member_coupon, new_codes, redeem, validate
 from tests.api.test_fraud_helpers import attempts, event_rows, forged_code, scan
 from tests.conftest import Shop, bearer
 from wallet.card_codes import encode_rotating_code, encode_static_code
@@ -185,3 +187,22 @@ def test_a_lockout_refusal_is_on_record_too(app: Flask, shop: Shop) -> None:
         shop.tills[0]["till_id"],
     )
     assert [e.rule for e in event_rows(shop)] == ["brute-force"]
+
+
+def test_a_dry_run_refusal_is_on_record_with_its_type(app: Flask, shop: Shop) -> None:
+    [code] = new_codes(shop, min_basket_cents=5_000)
+    response = validate(shop.client, shop.open_till(), code, basket_cents=1_000)
+    assert response.status_code == 200
+    assert response.get_json()["valid"] is False
+    with app.app_context():
+        attempt = db.session.scalars(
+            select(Attempt)
+            .where(Attempt.operation == "coupon-validate")
+            .order_by(Attempt.id.desc())
+        ).first()
+        assert attempt is not None
+        assert (attempt.outcome, attempt.refusal_type, attempt.status_code) == (
+            "refused",
+            "basket-too-small",
+            200,
+        )
