@@ -54,6 +54,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso_or_none(value: datetime | None) -> str | None:
+    """Write a time as ISO 8601 for an API answer, or None."""
+    return value.isoformat() if value is not None else None
+
+
 created_at = Annotated[
     datetime,
     mapped_column(UTCDateTime(), default=utcnow, server_default=func.current_timestamp()),

@@ -18,6 +18,9 @@ from app.errors import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# The staff roles that manage a shop (stores, tills, catalogues, campaigns, fraud review).
+MANAGER_ROLES = ("manager", "admin")
+
 
 def _bearer_token() -> str:
     header = request.headers.get("Authorization", "")

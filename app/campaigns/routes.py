@@ -16,7 +16,13 @@ from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.access import current_identity, member_required, staff_required, till_required
+from app.auth.access import (
+    MANAGER_ROLES,
+    current_identity,
+    member_required,
+    staff_required,
+    till_required,
+)
 from app.campaigns import service, sync
 from app.campaigns.schemas import (
     CampaignRequestSchema,
@@ -46,7 +52,6 @@ blp = Blueprint(
     "campaigns", __name__, url_prefix="/api/v1", description="Coupons, campaigns and offline sync"
 )
 
-MANAGERS = service.MANAGER_ROLES
 IDEMPOTENCY_HEADER = {
     "parameters": [
         {
@@ -104,7 +109,7 @@ def _reverse(redemption_id: uuid.UUID, body: Mapping[str, Any]) -> Response:
 class Campaigns(MethodView):
     @blp.response(200, CampaignSchema(many=True))
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self) -> list[dict[str, Any]]:
         """List campaigns, newest first."""
         return service.campaign_views(service.list_campaigns())
@@ -114,7 +119,7 @@ class Campaigns(MethodView):
     @blp.alt_response(403, description="forbidden (a manager naming another store)")
     @blp.alt_response(404, description="unknown-store, unknown-member")
     @blp.alt_response(422, description="validation-error")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a campaign: anonymous codes to export once, or a coupon per listed member."""
         campaign = service.create_campaign(body, staff_id=current_identity().subject_id)
@@ -126,7 +131,7 @@ class CampaignDetail(MethodView):
     @blp.response(200, CampaignSchema)
     @blp.alt_response(404, description="unknown-campaign")
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self, campaign_id: int) -> dict[str, Any]:
         """Show a campaign with its redemption counts."""
         return service.campaign_view(service.get_campaign(campaign_id))
@@ -139,7 +144,7 @@ class CampaignCodes(MethodView):
     @blp.alt_response(409, description="codes-already-exported, campaign-has-no-export")
     @blp.alt_response(410, description="campaign-voided")
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self, campaign_id: int) -> Response:
         """Download the campaign's codes, once: the server keeps no copy afterwards."""
         codes = service.export_campaign_codes(
@@ -162,7 +167,7 @@ class CampaignVoid(MethodView):
     @blp.alt_response(404, description="unknown-campaign")
     @blp.alt_response(410, description="campaign-voided")
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, campaign_id: int) -> dict[str, Any]:
         """Void every coupon of a campaign (and destroy codes not exported yet)."""
         campaign = service.void_campaign(campaign_id, staff_id=current_identity().subject_id)
@@ -179,7 +184,7 @@ class CouponLookup(MethodView):
     @blp.alt_response(404, description="unknown-code")
     @blp.alt_response(422, description="invalid-code")
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, str]) -> dict[str, Any]:
         """Find a coupon by its code (to void it, say)."""
         return service.coupon_view(service.lookup_coupon(body["code"]))
@@ -192,7 +197,7 @@ class CouponVoid(MethodView):
     @blp.alt_response(404, description="unknown-coupon")
     @blp.alt_response(409, description="coupon-already-voided")
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any], coupon_id: int) -> dict[str, Any]:
         """Void a coupon: no till accepts it any more."""
         coupon = service.void_coupon(
@@ -205,7 +210,7 @@ class CouponVoid(MethodView):
 class CouponSettings(MethodView):
     @blp.response(200, CouponSettingsSchema)
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self) -> dict[str, Any]:
         """Show the coupon policy: offline floor limits, offline age, reversal window."""
         return service.coupon_settings()
@@ -214,7 +219,7 @@ class CouponSettings(MethodView):
     @blp.response(200, CouponSettingsSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(422, description="validation-error")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def put(self, body: dict[str, int]) -> dict[str, Any]:
         """Change the coupon policy (fields left out keep their values)."""
         return service.update_coupon_settings(body, staff_id=current_identity().subject_id)
@@ -298,7 +303,7 @@ class SyncConflicts(MethodView):
     @blp.arguments(ConflictQuerySchema, location="query")
     @blp.response(200, SyncConflictSchema(many=True))
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """List offline events waiting for review (status=open) or already resolved."""
         return [sync.conflict_view(c) for c in sync.list_conflicts(query["status"])]
@@ -311,7 +316,7 @@ class SyncConflictResolve(MethodView):
     @blp.alt_response(404, description="unknown-conflict")
     @blp.alt_response(409, description="conflict-already-resolved")
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, str], conflict_id: int) -> dict[str, Any]:
         """Close a reviewed conflict with a note of what was done."""
         staff_id = current_identity().subject_id

@@ -46,9 +46,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
 
 from app.accounts.models import Member, StaffAccount, StaffRole
+from app.auth.access import MANAGER_ROLES
 from app.campaigns.models import Campaign, Coupon, CouponSettings, Redemption
 from app.cards.presentation import PresentedCard, present_card
-from app.db import utcnow
+from app.db import iso_or_none, utcnow
 from app.errors import Problem
 from app.extensions import db
 from app.fraud import lockout as fraud_lockout
@@ -86,7 +87,6 @@ EXPORT_ASSOCIATED_DATA = b"campaign-export-v1:"
 EXPORT_NONCE_BYTES = 12
 INSERT_CHUNK = 5_000
 MAX_ISSUE_ATTEMPTS = 5
-MANAGER_ROLES = (StaffRole.MANAGER.value, StaffRole.ADMIN.value)
 CAMPAIGN_SOURCE = "campaign"
 
 DEFAULT_SETTINGS: dict[str, int] = {
@@ -742,28 +742,23 @@ def _campaign_view(campaign: Campaign, redeemed: int, voided: int) -> dict[str, 
         "name": campaign.name,
         "audience": campaign.audience,
         "benefit": campaign.benefit,
-        "valid_from": _iso(campaign.valid_from),
-        "valid_until": _iso(campaign.valid_until),
+        "valid_from": iso_or_none(campaign.valid_from),
+        "valid_until": iso_or_none(campaign.valid_until),
         "store_ids": campaign.store_ids,
         "min_basket_cents": campaign.min_basket_cents,
         "max_uses_per_member": campaign.max_uses_per_member,
         "code_count": campaign.code_count,
         "redeemed_count": redeemed,
         "voided_count": voided,
-        "created_at": _iso(campaign.created_at),
+        "created_at": iso_or_none(campaign.created_at),
         "created_by_staff_id": campaign.created_by_staff_id,
-        "exported_at": _iso(campaign.exported_at),
+        "exported_at": iso_or_none(campaign.exported_at),
         "exported_by_staff_id": campaign.exported_by_staff_id,
-        "voided_at": _iso(campaign.voided_at),
+        "voided_at": iso_or_none(campaign.voided_at),
     }
 
 
 # --- views ------------------------------------------------------------------------------------
-
-
-def _iso(value: datetime | None) -> str | None:
-    """Return a time as ISO 8601 text (None stays None)."""
-    return value.isoformat() if value is not None else None
 
 
 def coupon_state(coupon: Coupon, now: datetime) -> str:
@@ -786,15 +781,15 @@ def coupon_view(coupon: Coupon, now: datetime | None = None) -> dict[str, Any]:
         "campaign_id": coupon.campaign_id,
         "source": coupon.source,
         "benefit": coupon.benefit,
-        "valid_from": _iso(coupon.valid_from),
-        "valid_until": _iso(coupon.valid_until),
+        "valid_from": iso_or_none(coupon.valid_from),
+        "valid_until": iso_or_none(coupon.valid_until),
         "store_ids": coupon.store_ids,
         "min_basket_cents": coupon.min_basket_cents,
         "max_uses_per_member": coupon.max_uses_per_member,
         "member_bound": coupon.member_id is not None,
         "state": coupon_state(coupon, now or utcnow()),
-        "redeemed_at": _iso(coupon.redeemed_at),
-        "voided_at": _iso(coupon.voided_at),
+        "redeemed_at": iso_or_none(coupon.redeemed_at),
+        "voided_at": iso_or_none(coupon.voided_at),
     }
 
 
@@ -858,15 +853,15 @@ def refusal_problem(coupon: Coupon, refusal: Refusal) -> Problem:
     detail = REFUSAL_TITLE[refusal] + "."
     if refusal is Refusal.ALREADY_REDEEMED:
         redemption = _active_redemption(coupon)
-        extra["redeemed_at"] = _iso(coupon.redeemed_at)
+        extra["redeemed_at"] = iso_or_none(coupon.redeemed_at)
         extra["store_id"] = redemption.store_id if redemption else None
         detail = "This coupon was already redeemed."
     elif refusal is Refusal.VOIDED:
-        extra["voided_at"] = _iso(coupon.voided_at)
+        extra["voided_at"] = iso_or_none(coupon.voided_at)
     elif refusal is Refusal.EXPIRED:
-        extra["valid_until"] = _iso(coupon.valid_until)
+        extra["valid_until"] = iso_or_none(coupon.valid_until)
     elif refusal is Refusal.NOT_YET_VALID:
-        extra["valid_from"] = _iso(coupon.valid_from)
+        extra["valid_from"] = iso_or_none(coupon.valid_from)
     elif refusal is Refusal.BASKET_TOO_SMALL:
         extra["min_basket_cents"] = coupon.min_basket_cents
     return Problem(refusal.value, REFUSAL_STATUS[refusal], REFUSAL_TITLE[refusal], detail, **extra)
@@ -1134,7 +1129,7 @@ def redemption_answer(redemption: Redemption, coupon: Coupon, benefit: Benefit) 
         "free_sku": redemption.free_sku,
         "member_id": redemption.member_id,
         "receipt_id": redemption.receipt_id,
-        "redeemed_at": _iso(redemption.redeemed_at),
+        "redeemed_at": iso_or_none(redemption.redeemed_at),
         "offline": redemption.offline,
         "flag": redemption.flag,
         "coupon": coupon_view(coupon, redemption.redeemed_at),
@@ -1159,7 +1154,7 @@ def reverse_redemption(
             409,
             "Redemption already reversed",
             "This redemption was reversed before.",
-            reversed_at=_iso(redemption.reversed_at),
+            reversed_at=iso_or_none(redemption.reversed_at),
         )
     if redemption.member_id is not None:
         # Member before coupon, as a redemption locks them: the two can never deadlock.
@@ -1231,7 +1226,7 @@ def reverse_redemption(
     assert coupon is not None
     return {
         "redemption_id": str(redemption.id),
-        "reversed_at": _iso(redemption.reversed_at),
+        "reversed_at": iso_or_none(redemption.reversed_at),
         "reversed_by_staff_id": redemption.reversed_by_staff_id,
         "reason": redemption.reversal_reason,
         "coupon": coupon_view(coupon, now),
@@ -1258,7 +1253,7 @@ def void_coupon(coupon_id: int, *, staff_id: int, reason: str | None) -> Coupon:
             409,
             "Coupon already voided",
             "This coupon was voided before.",
-            voided_at=_iso(coupon.voided_at),
+            voided_at=iso_or_none(coupon.voided_at),
         )
     return coupon
 
@@ -1272,7 +1267,7 @@ def void_campaign(campaign_id: int, *, staff_id: int) -> Campaign:
             410,
             "Campaign voided",
             "This campaign was voided before.",
-            voided_at=_iso(campaign.voided_at),
+            voided_at=iso_or_none(campaign.voided_at),
         )
     now = utcnow()
     db.session.execute(
@@ -1350,7 +1345,7 @@ def _settings_view(row: CouponSettings) -> dict[str, Any]:
     """Return the saved coupon settings as JSON-ready data."""
     return {
         **{name: getattr(row, name) for name in DEFAULT_SETTINGS},
-        "updated_at": _iso(row.updated_at),
+        "updated_at": iso_or_none(row.updated_at),
         "updated_by_staff_id": row.updated_by_staff_id,
     }
 

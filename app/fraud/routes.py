@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.access import current_identity, staff_required
+from app.auth.access import MANAGER_ROLES, current_identity, staff_required
 from app.db import utcnow
 from app.fraud import service
 from app.fraud.schemas import (
@@ -29,7 +29,6 @@ blp = Blueprint(
     "fraud", __name__, url_prefix="/api/v1/fraud", description="Anti-fraud review and reporting"
 )
 
-MANAGERS = ("manager", "admin")
 DEFAULT_SUMMARY_DAYS = 7
 
 
@@ -38,7 +37,7 @@ class Events(MethodView):
     @blp.arguments(EventQuerySchema, location="query")
     @blp.response(200, EventSchema(many=True))
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """List fraud events, newest first, with the attempts behind each."""
         return service.list_events(current_identity(), **query)
@@ -49,7 +48,7 @@ class EventById(MethodView):
     @blp.response(200, EventSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-event")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self, event_id: int) -> dict[str, Any]:
         """Show one fraud event with its evidence."""
         return service.get_event(current_identity(), event_id)
@@ -62,7 +61,7 @@ class ResolveEvent(MethodView):
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-event")
     @blp.alt_response(409, description="event-already-resolved")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any], event_id: int) -> dict[str, Any]:
         """Resolve an open event as legitimate or fraud, with a note."""
         return service.resolve_event(current_identity(), event_id, body["resolution"], body["note"])
@@ -72,7 +71,7 @@ class ResolveEvent(MethodView):
 class Blocks(MethodView):
     @blp.response(200, BlockSchema(many=True))
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self) -> list[dict[str, Any]]:
         """List blocked members, cards and tills."""
         return service.list_blocks(current_identity())
@@ -81,7 +80,7 @@ class Blocks(MethodView):
     @blp.response(200, BlockSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-target")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Block a member, card or till: every till refuses it until it is unblocked."""
         return service.set_block(
@@ -98,7 +97,7 @@ class BlockByTarget(MethodView):
     @blp.response(200, BlockSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-target")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def delete(self, target_type: str, target_id: str) -> dict[str, Any]:
         """Lift the block of a member, card or till."""
         return service.set_block(
@@ -110,7 +109,7 @@ class BlockByTarget(MethodView):
 class Rules(MethodView):
     @blp.response(200, RuleSchema(many=True))
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self) -> list[dict[str, Any]]:
         """List the risk rules with their thresholds and actions."""
         return service.rules_view()
@@ -132,7 +131,7 @@ class Summary(MethodView):
     @blp.response(200, SummarySchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(422, description="validation-error")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Count attempts, refusals by type and events by rule, overall and per store."""
         end = query["end"] or utcnow()

@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, t
 from app.accounts.models import Member, StaffAccount, StaffRole
 from app.auth.tokens import Identity
 from app.cards.models import Card
-from app.db import utcnow
+from app.db import iso_or_none, utcnow
 from app.errors import Problem
 from app.extensions import db
 from app.fraud.models import Attempt, CardBlock, FraudEvent, FraudEventAttempt, StaffAudit
@@ -71,10 +71,6 @@ def _audit(staff_id: int, action: str, target_type: str, target_id: object, **de
     )
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 # --- events ------------------------------------------------------------------------------
 
 
@@ -82,7 +78,7 @@ def attempt_view(attempt: Attempt) -> dict[str, Any]:
     """Return an attempt as the review API shows it (a fingerprint, never a code)."""
     return {
         "id": attempt.id,
-        "occurred_at": _iso(attempt.occurred_at),
+        "occurred_at": iso_or_none(attempt.occurred_at),
         "operation": attempt.operation,
         "outcome": attempt.outcome,
         "refusal_type": attempt.refusal_type,
@@ -118,9 +114,9 @@ def event_view(event: FraudEvent, evidence: Sequence[Attempt]) -> dict[str, Any]
         "staff_id": event.staff_id,
         "client_address": event.client_address,
         "approved_by": event.approved_by,
-        "created_at": _iso(event.created_at),
-        "last_seen_at": _iso(event.last_seen_at),
-        "resolved_at": _iso(event.resolved_at),
+        "created_at": iso_or_none(event.created_at),
+        "last_seen_at": iso_or_none(event.last_seen_at),
+        "resolved_at": iso_or_none(event.resolved_at),
         "resolved_by": event.resolved_by,
         "evidence": [attempt_view(attempt) for attempt in evidence],
     }
@@ -220,7 +216,7 @@ def resolve_event(
             "Event already resolved",
             "Someone resolved this event already.",
             resolution=event.resolution,
-            resolved_at=_iso(event.resolved_at),
+            resolved_at=iso_or_none(event.resolved_at),
         )
     _audit(
         identity.subject_id, "resolve-event", "event", event.id, resolution=resolution, note=note
@@ -309,7 +305,7 @@ def list_blocks(identity: Identity) -> list[dict[str, Any]]:
                 "target_id": block.card_id,
                 "blocked": True,
                 "reason": block.reason,
-                "blocked_at": _iso(block.blocked_at),
+                "blocked_at": iso_or_none(block.blocked_at),
                 "blocked_by": block.blocked_by,
             }
         )
@@ -363,7 +359,7 @@ def list_audit(
             "target_type": row.target_type,
             "target_id": row.target_id,
             "detail": row.detail,
-            "at": _iso(row.at),
+            "at": iso_or_none(row.at),
         }
         for row in db.session.scalars(query)
     ]

@@ -15,7 +15,13 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.access import current_identity, member_required, staff_required, till_required
+from app.auth.access import (
+    MANAGER_ROLES,
+    current_identity,
+    member_required,
+    staff_required,
+    till_required,
+)
 from app.fraud.attempts import note_attempt
 from app.idempotency import run_idempotent
 from app.ledger import earning, expiry, purchases, service, tiers
@@ -48,7 +54,6 @@ blp = Blueprint(
 )
 BLUEPRINTS = (till_blp, me_blp, blp)
 
-MANAGERS = ("manager", "admin")
 CARD_REFUSALS = (
     "malformed-code, bad-signature, unknown-key, code-stale, invalid-scan-token, "
     "currency-not-accepted, validation-error"
@@ -131,7 +136,7 @@ class MemberLedger(MethodView):
     @blp.paginate()
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-member")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self, member_id: int, pagination_parameters: Any) -> Sequence[LedgerEntry]:
         """List a member's ledger, newest first."""
         service.require_member(member_id)
@@ -141,7 +146,7 @@ class MemberLedger(MethodView):
     @blp.response(201, StaffLedgerEntrySchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-member")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any], member_id: int) -> LedgerEntry:
         """Post an adjustment (credit or debit) with its reason."""
         return service.adjust_points(
@@ -157,7 +162,7 @@ class EntryReversal(MethodView):
     @blp.alt_response(404, description="unknown-entry")
     @blp.alt_response(409, description="already-reversed")
     @blp.alt_response(422, description="entry-not-reversible")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any], entry_id: int) -> LedgerEntry:
         """Undo an adjustment, bonus, reward or expiry with a reversal entry."""
         return service.reverse_entry(
@@ -169,7 +174,7 @@ class EntryReversal(MethodView):
 class EarningRules(MethodView):
     @blp.response(200, EarningRulesSchema)
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self) -> dict[str, Any]:
         """Show the base rate, bonus rules and expiry period."""
         return earning.earning_rules_view()
@@ -178,7 +183,7 @@ class EarningRules(MethodView):
     @blp.response(200, EarningRulesSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(422, description="validation-error")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def put(self, body: dict[str, Any]) -> dict[str, Any]:
         """Replace the base rate, bonus rules and expiry period."""
         return earning.replace_earning_rules(current_identity().subject_id, **body)
@@ -189,7 +194,7 @@ class Promotions(MethodView):
     @blp.arguments(PromotionQuerySchema, location="query")
     @blp.response(200, PromotionSchema(many=True))
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self, query: dict[str, Any]) -> Sequence[Promotion]:
         """List current and coming promotions (and past ones with include_past)."""
         return earning.list_promotions(query["include_past"])
@@ -198,7 +203,7 @@ class Promotions(MethodView):
     @blp.response(201, PromotionSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(422, description="validation-error")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any]) -> Promotion:
         """Schedule a points multiplier for a time box ("double points this weekend")."""
         return earning.create_promotion(current_identity().subject_id, **body)
@@ -209,7 +214,7 @@ class PromotionById(MethodView):
     @blp.response(200, PromotionSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-promotion")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def delete(self, promotion_id: int) -> Promotion:
         """Cancel a promotion (it stays on record)."""
         return earning.cancel_promotion(promotion_id)
@@ -219,7 +224,7 @@ class PromotionById(MethodView):
 class Tiers(MethodView):
     @blp.response(200, TierSettingsSchema)
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self) -> dict[str, Any]:
         """Show the tier ladder, its rolling window and qualification period."""
         return tiers.tier_settings_view()
@@ -228,7 +233,7 @@ class Tiers(MethodView):
     @blp.response(200, TierSettingsSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(422, description="validation-error")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def put(self, body: dict[str, Any]) -> dict[str, Any]:
         """Replace the tier ladder and its periods."""
         return tiers.replace_tier_ladder(

@@ -15,7 +15,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.access import current_identity, member_required, staff_required
+from app.auth.access import MANAGER_ROLES, current_identity, member_required, staff_required
 from app.fraud.attempts import note_attempt
 from app.idempotency import HEADER, MAX_KEY_LENGTH, run_idempotent
 from app.rewards import service, stamps
@@ -40,7 +40,6 @@ blp = Blueprint(
     "rewards", __name__, url_prefix="/api/v1", description="Rewards, claims and stamp cards"
 )
 
-MANAGERS = ("manager", "admin")
 IDEMPOTENCY_HEADER = {
     "in": "header",
     "name": HEADER,
@@ -66,7 +65,7 @@ class Rewards(MethodView):
     @blp.response(201, RewardSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(422, description="validation-error")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any]) -> Reward:
         """Add a reward to the catalogue."""
         return service.create_reward(body.pop("kind"), body)
@@ -76,7 +75,7 @@ class Rewards(MethodView):
 class RewardCatalogue(MethodView):
     @blp.response(200, RewardSchema(many=True))
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self) -> list[dict[str, Any]]:
         """List every reward, active or not, with its claim count."""
         return service.catalogue()
@@ -87,7 +86,7 @@ class RewardById(MethodView):
     @blp.response(200, RewardSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-reward")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self, reward_id: int) -> Reward:
         """Show a reward of the catalogue."""
         return service.get_reward(reward_id)
@@ -97,7 +96,7 @@ class RewardById(MethodView):
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-reward")
     @blp.alt_response(422, description="validation-error")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def patch(self, body: dict[str, Any], reward_id: int) -> Reward:
         """Change a reward (restock, reprice, withdraw); its kind is fixed."""
         return service.update_reward(reward_id, body)
@@ -140,7 +139,7 @@ class RewardClaims(MethodView):
     @blp.arguments(ClaimsQuerySchema, location="query")
     @blp.response(200, StaffClaimSchema(many=True))
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """List reward claims, e.g. the gifts still to ship."""
         return service.list_claims(query.get("fulfilment_status"))
@@ -153,7 +152,7 @@ class ClaimFulfilment(MethodView):
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-reward-claim")
     @blp.alt_response(409, description="fulfilment-not-applicable, invalid-fulfilment-transition")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any], claim_id: int) -> dict[str, Any]:
         """Record a gift's step: shipped, delivered, or returned (gives the points back)."""
         staff_id = current_identity().subject_id
@@ -166,7 +165,7 @@ class ClaimFulfilment(MethodView):
 class StampProgrammes(MethodView):
     @blp.response(200, StampProgrammeSchema(many=True))
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self) -> Any:
         """List the stamp programmes, newest first."""
         return stamps.list_stamp_programmes()
@@ -175,7 +174,7 @@ class StampProgrammes(MethodView):
     @blp.response(201, StampProgrammeSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(422, description="validation-error")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any]) -> StampProgramme:
         """Define a stamp programme ("buy 9 coffees, the 10th is free")."""
         return stamps.create_stamp_programme(**body)
@@ -187,7 +186,7 @@ class StampProgrammeById(MethodView):
     @blp.response(200, StampProgrammeSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-stamp-programme")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def patch(self, body: dict[str, Any], programme_id: int) -> StampProgramme:
         """Start or stop a stamp programme; cards keep their stamps."""
         return stamps.set_stamp_programme_active(programme_id, body["active"])

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.accounts.models import StaffAccount
-from app.auth.access import current_identity, staff_required
+from app.auth.access import MANAGER_ROLES, current_identity, staff_required
 from app.stores import service
 from app.stores.models import Store
 from app.stores.schemas import (
@@ -22,14 +22,12 @@ from app.stores.schemas import (
 
 blp = Blueprint("stores", __name__, url_prefix="/api/v1", description="Stores, tills and staff")
 
-MANAGERS = ("manager", "admin")
-
 
 @blp.route("/stores")
 class Stores(MethodView):
     @blp.response(200, StoreSchema(many=True))
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def get(self) -> Sequence[Store]:
         """List stores."""
         return service.list_stores(current_identity())
@@ -37,7 +35,7 @@ class Stores(MethodView):
     @blp.arguments(StoreSchema)
     @blp.response(201, StoreSchema)
     @blp.alt_response(403, description="forbidden")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any]) -> Store:
         """Add a store; a manager who adds one works in it from then on."""
         return service.create_store(
@@ -51,7 +49,7 @@ class Tills(MethodView):
     @blp.response(201, TillCreatedSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-store")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Register a till; the answer holds its key, shown only this once."""
         till, till_key = service.register_till(current_identity(), body["store_id"], body["name"])
@@ -69,7 +67,7 @@ class Staff(MethodView):
     @blp.response(201, StaffSchema)
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(409, description="email-taken")
-    @staff_required(*MANAGERS)
+    @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any]) -> StaffAccount:
         """Create a staff account (admins: any role; managers: cashiers of their stores)."""
         return service.create_staff(
