@@ -17,6 +17,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from app import extensions, models, transactions  # noqa: F401  (models: registers every table)
+from app.auth.access import check_access_early
 from app.config import settings_from_environment
 from app.db import configure_sqlite
 from app.errors import register_error_handlers
@@ -63,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     register_error_handlers(app)
+    app.before_request(check_access_early)
     transactions.init_app(app)
     _register_blueprints(api)
     _register_public_documents(app)

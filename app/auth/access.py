@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import current_app, g, request
 
 from app.auth.tokens import API_AUDIENCE, TILL_AUDIENCE, Identity, decode_access_token
 from app.errors import Problem
@@ -46,19 +46,44 @@ def _forbidden() -> Problem:
     return Problem("forbidden", 403, "Forbidden", "Your role may not do this.")
 
 
+ACCESS_CHECK = "_lw_access_check"
+
+
 def _guard(audience: str, allowed: Callable[[Identity], bool]) -> Callable[[F], F]:
+    def check() -> None:
+        if "identity" in g:
+            return
+        identity = decode_access_token(_bearer_token(), audience)
+        if not allowed(identity):
+            raise _forbidden()
+        g.identity = identity
+
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            identity = decode_access_token(_bearer_token(), audience)
-            if not allowed(identity):
-                raise _forbidden()
-            g.identity = identity
+            check()
             return view(*args, **kwargs)
 
+        # flask-smorest's decorators copy this attribute outwards, so check_access_early
+        # finds it on the view that Flask dispatches to.
+        setattr(wrapper, ACCESS_CHECK, check)
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def check_access_early() -> None:
+    """Check the route's access rule before its body is parsed (a ``before_request`` hook).
+
+    Without this, an anonymous caller would learn from a 422 what a valid body looks like
+    before hearing that it may not call the route at all.
+    """
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    handler = getattr(view_class, request.method.lower(), None) if view_class else view
+    check = getattr(handler, ACCESS_CHECK, None)
+    if check is not None:
+        check()
 
 
 def member_required(view: F) -> F:
