@@ -55,6 +55,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.accounts.models import Member
+from app.auth.access import ACCESS_CHECK
 from app.cards import passes
 from app.cards.apns import PUSH_TOKEN, install_pass_update_pusher, push_after_commit
 from app.cards.models import Card
@@ -314,15 +315,23 @@ def log_device_messages(messages: Sequence[str]) -> None:
 def apple_pass_required(view: F) -> F:
     """Let only a device that holds the pass (its authentication token) call the route."""
 
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def check() -> None:
+        if "apple_pass_card" in g:
+            return
+        arguments = request.view_args or {}
         g.apple_pass_card = authenticate_pass(
-            kwargs["pass_type_id"],
-            kwargs["serial_number"],
+            arguments["pass_type_id"],
+            arguments["serial_number"],
             request.headers.get("Authorization", ""),
         )
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        check()
         return view(*args, **kwargs)
 
+    # Checked before the body is parsed, like every other route (app.auth.access).
+    setattr(wrapper, ACCESS_CHECK, check)
     return wrapper  # type: ignore[return-value]
 
 

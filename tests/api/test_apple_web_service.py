@@ -403,3 +403,12 @@ def test_a_purchase_wakes_the_members_registered_passes_once(app: Flask, shop: S
     assert response.status_code == 201, response.get_json()
     with app.app_context():
         assert list(pass_update_pusher().sent) == [(PUSH_TOKEN,)]
+
+
+def test_registration_without_the_pass_token_is_refused_before_the_body_is_read(
+    shop: Shop,
+) -> None:
+    pass_json = downloaded_pass(shop)
+    response = shop.client.post(registration_url(pass_json["serialNumber"]), json={})
+    assert response.status_code == 401
+    assert response.get_json()["type"] == "pass-authentication-required"
