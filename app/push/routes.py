@@ -17,8 +17,16 @@ blp = Blueprint("push", __name__, url_prefix="/api/v1", description="Web Push no
 
 
 class KeysSchema(Schema):
-    p256dh = fields.String(required=True, validate=validate.Length(min=20, max=200))
-    auth = fields.String(required=True, validate=validate.Length(min=8, max=100))
+    p256dh = fields.String(
+        required=True,
+        validate=validate.Length(min=20, max=200),
+        metadata={"description": "the browser's P-256 public key, base64url (65-byte point)"},
+    )
+    auth = fields.String(
+        required=True,
+        validate=validate.Length(min=8, max=100),
+        metadata={"description": "the browser's 16-byte auth secret, base64url"},
+    )
 
 
 class SubscriptionSchema(Schema):
@@ -27,6 +35,7 @@ class SubscriptionSchema(Schema):
         schemes={"https", "http"},
         require_tld=False,
         validate=validate.Length(max=1000),
+        metadata={"description": "https, public address only (else 422 endpoint-not-allowed)"},
     )
     keys = fields.Nested(KeysSchema, required=True)
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -23,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Flask
 
 from tests.conftest import Shop, bearer
 
@@ -67,8 +70,10 @@ class PushService:
 
 
 @pytest.fixture
-def push_service() -> Iterator[PushService]:
+def push_service(app: Flask) -> Iterator[PushService]:
+    """A fake push service on localhost, which the app may call only as a trusted host."""
     service = PushService()
+    app.config["OUTBOUND_TRUSTED_HOSTS"] = service.url.removeprefix("http://")
     yield service
     service.close()
 
@@ -180,9 +185,133 @@ def test_a_member_only_pushes_to_their_own_devices(shop: Shop, push_service: Pus
 
 
 def test_push_subscriptions_need_a_member_token(shop: Shop) -> None:
-    body = {"endpoint": "https://push.example/x", "keys": Browser().keys()}
+    body = {"endpoint": "https://1.1.1.1/x", "keys": Browser().keys()}
     assert shop.client.post("/api/v1/me/push-subscriptions", json=body).status_code == 401
     staff = shop.client.post(
         "/api/v1/me/push-subscriptions", json=body, headers=bearer(shop.login_staff("admin"))
     )
     assert staff.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://127.0.0.1:9/push",
+        "https://127.0.0.1:9/push",
+        "https://10.0.0.1/push",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/push",
+        "https://localhost/push",
+        "http://1.1.1.1/push",
+    ],
+)
+def test_endpoints_on_private_addresses_or_without_https_are_refused(
+    shop: Shop, endpoint: str
+) -> None:
+    """The server would POST there on every send: refused with 422 at subscribe time."""
+    token = shop.login_member()
+    response = shop.client.post(
+        "/api/v1/me/push-subscriptions",
+        json={"endpoint": endpoint, "keys": Browser().keys()},
+        headers=bearer(token),
+    )
+    assert response.status_code == 422
+    assert response.get_json()["type"] == "endpoint-not-allowed"
+    assert response.mimetype == "application/problem+json"
+
+
+def test_a_trusted_development_host_is_refused_once_it_is_no_longer_trusted(
+    shop: Shop, push_service: PushService
+) -> None:
+    """Send time checks the endpoint again: a stored endpoint that is now refused is not called."""
+    token = shop.login_member()
+    assert subscribe(shop, token, f"{push_service.url}/push/dev", Browser()) == 201
+    shop.app.config["OUTBOUND_TRUSTED_HOSTS"] = ""
+    report = shop.client.post("/api/v1/me/push-subscriptions/test", headers=bearer(token))
+    assert report.get_json() == {"delivered": 0, "removed": 0, "failed": 1}
+    assert push_service.received == []
+
+
+def test_the_allow_list_of_push_services_is_enforced(shop: Shop) -> None:
+    shop.app.config["PUSH_ALLOWED_HOSTS"] = "*.push.services.example,8.8.8.8"
+    token = shop.login_member()
+    assert subscribe(shop, token, "https://1.1.1.1/push/a", Browser()) == 422
+    assert subscribe(shop, token, "https://8.8.8.8/push/a", Browser()) == 201
+
+
+def test_keys_that_are_not_a_p256_point_and_a_16_byte_secret_are_refused(shop: Shop) -> None:
+    token = shop.login_member()
+    good = Browser().keys()
+    off_curve = b64url(b"\x04" + bytes(range(1, 65)))  # the right length, not on the curve
+    bad_keys = [
+        {"p256dh": off_curve, "auth": good["auth"]},
+        {"p256dh": good["p256dh"][:-4], "auth": good["auth"]},
+        {"p256dh": "!" * 87, "auth": good["auth"]},
+        {"p256dh": good["p256dh"], "auth": b64url(b"x" * 12)},
+        {"p256dh": good["p256dh"], "auth": "%%%%%%%%%%%%%%%%%%%%%%"},
+    ]
+    for keys in bad_keys:
+        response = shop.client.post(
+            "/api/v1/me/push-subscriptions",
+            json={"endpoint": "https://1.1.1.1/push/k", "keys": keys},
+            headers=bearer(token),
+        )
+        assert response.status_code == 422, keys
+        assert response.get_json()["type"] == "invalid-push-keys"
+
+
+def test_another_member_cannot_take_over_a_subscription(
+    shop: Shop, push_service: PushService
+) -> None:
+    endpoint = f"{push_service.url}/push/ada-phone"
+    ada, bob = shop.login_member(0), shop.login_member(1)
+    assert subscribe(shop, ada, endpoint, Browser()) == 201
+    taken = shop.client.post(
+        "/api/v1/me/push-subscriptions",
+        json={"endpoint": endpoint, "keys": Browser().keys()},
+        headers=bearer(bob),
+    )
+    assert taken.status_code == 409
+    assert taken.get_json()["type"] == "push-endpoint-taken"
+    # Still Ada's, with Ada's keys: her test message arrives and decrypts for her browser.
+    shop.client.post("/api/v1/me/push-subscriptions/test", headers=bearer(bob))
+    assert push_service.received == []
+    report = shop.client.post("/api/v1/me/push-subscriptions/test", headers=bearer(ada))
+    assert report.get_json()["delivered"] == 1
+
+
+def test_a_member_keeps_at_most_the_cap_of_subscriptions(
+    shop: Shop, push_service: PushService
+) -> None:
+    shop.app.config["PUSH_MAX_SUBSCRIPTIONS_PER_MEMBER"] = 3
+    token = shop.login_member()
+    for index in range(5):
+        assert subscribe(shop, token, f"{push_service.url}/push/{index}", Browser()) == 201
+    report = shop.client.post("/api/v1/me/push-subscriptions/test", headers=bearer(token))
+    assert report.get_json()["delivered"] == 3
+    paths = sorted(message["path"] for message in push_service.received)
+    assert paths == ["/push/2", "/push/3", "/push/4"], "the oldest made room for the newest"
+
+
+def test_the_test_send_is_bounded_when_a_push_service_never_answers(
+    shop: Shop, push_service: PushService
+) -> None:
+    """Endpoints that accept the connection and never answer cannot hold the request."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    host = f"127.0.0.1:{silent.getsockname()[1]}"
+    shop.app.config["OUTBOUND_TRUSTED_HOSTS"] = host
+    shop.app.config["PUSH_SEND_BUDGET_SECONDS"] = 1.5
+    token = shop.login_member()
+    try:
+        for index in range(4):
+            assert subscribe(shop, token, f"http://{host}/push/{index}", Browser()) == 201
+        started = time.monotonic()
+        report = shop.client.post("/api/v1/me/push-subscriptions/test", headers=bearer(token))
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert report.status_code == 200
+    assert report.get_json() == {"delivered": 0, "removed": 0, "failed": 4}
+    assert elapsed < 3.0, elapsed
