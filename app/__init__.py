@@ -16,7 +16,13 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
-from app import extensions, models, transactions  # noqa: F401  (models: registers every table)
+from app import (  # noqa: F401  (models: registers every table)
+    extensions,
+    models,
+    request_limits,
+    response_headers,
+    transactions,
+)
 from app.auth.access import check_access_early
 from app.config import settings_from_environment
 from app.db import configure_sqlite
@@ -32,8 +38,13 @@ API_SETTINGS: dict[str, Any] = {
     "OPENAPI_VERSION": "3.1.0",
     "OPENAPI_URL_PREFIX": "/api",
     "OPENAPI_JSON_PATH": "openapi.json",
-    "OPENAPI_SWAGGER_UI_PATH": "docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+}
+
+# Compression of the PWA's and the docs' text files (the views opt in; see app.extensions).
+COMPRESS_SETTINGS: dict[str, Any] = {
+    "COMPRESS_REGISTER": False,
+    "COMPRESS_ALGORITHM": ["br", "gzip"],
+    "COMPRESS_MIN_SIZE": 500,
 }
 
 
@@ -43,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings.update(config or {})
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], static_folder=None)
     app.config.update(API_SETTINGS)
+    app.config.update(COMPRESS_SETTINGS)
     app.config.update(settings)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
@@ -58,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         configure_sqlite(extensions.db.engine)
     extensions.migrate.init_app(app, extensions.db, directory=MIGRATIONS_DIRECTORY)
     extensions.limiter.init_app(app)
+    extensions.compress.init_app(app)
     api = Api(app)
     app.extensions["lw_api"] = api
     api.spec.components.security_scheme(
@@ -65,6 +78,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     register_error_handlers(app)
     app.before_request(check_access_early)
+    request_limits.init_app(app)
+    response_headers.init_app(app)
     transactions.init_app(app)
     _register_blueprints(api)
     _register_public_documents(app)
@@ -103,11 +118,13 @@ def _register_blueprints(api: Api) -> None:
 
 
 def _register_public_documents(app: Flask) -> None:
+    from app.api_docs.routes import docs
     from app.cards.routes import well_known
     from app.pwa_routes import pwa
 
     app.register_blueprint(well_known)
     app.register_blueprint(pwa)
+    app.register_blueprint(docs)
 
 
 def _register_cli(app: Flask) -> None:

@@ -23,7 +23,7 @@ def _int(name: str, default: int) -> int:
 
 # Feature settings documented with their feature in docs/ (fraud thresholds, Apple and Google
 # wallet credentials, APNs, card validity, push contact) are taken over as they are given.
-FEATURE_SETTING_PREFIXES = ("FRAUD_", "APPLE_", "APNS_", "GOOGLE_", "CARD_", "PUSH_")
+FEATURE_SETTING_PREFIXES = ("FRAUD_", "APPLE_", "APNS_", "GOOGLE_", "CARD_", "PUSH_", "OUTBOUND_")
 
 
 def settings_from_environment() -> dict[str, Any]:
@@ -47,6 +47,10 @@ def settings_from_environment() -> dict[str, Any]:
         "REFRESH_TOKEN_DAYS": _int("LW_REFRESH_TOKEN_DAYS", 30),
         "LOGIN_RATE_LIMIT": os.environ.get("LW_LOGIN_RATE_LIMIT", "10 per minute"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # Request limits (app.request_limits, docs/security.md).
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 256 * 1024),
+        "MAX_JSON_DEPTH": _int("MAX_JSON_DEPTH", 20),
+        "MAX_JSON_ARRAY_ITEMS": _int("MAX_JSON_ARRAY_ITEMS", 1000),
     }
 
 

@@ -17,8 +17,11 @@ blueprint maps it onto URLs:
 
 Everything else stays a problem+json 404 from the app's error handler. The shell's files are
 answered ``no-cache`` (revalidated by ETag), so the worker's ``cache.addAll`` never fills a new
-cache from a stale HTTP cache. Every answer carries a Content-Security-Policy that allows only
-this origin: no inline scripts or styles, no CDN, no framing.
+cache from a stale HTTP cache. Text files are compressed (brotli or gzip, by the client's
+``Accept-Encoding``; ``Vary: Accept-Encoding`` on every answer); a compressed answer's ETag
+names its encoding, so revalidation works for each encoding. Every answer carries a
+Content-Security-Policy that allows only this origin: no inline scripts or styles, no CDN, no
+framing.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, send_from_directory
+from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import NotFound
+from werkzeug.security import safe_join
+
+from app.extensions import compress
 
 PWA_DIRECTORY = Path(__file__).resolve().parent.parent / "pwa"
 SHELL_HASH_TOKEN = "__SHELL_HASH__"
@@ -74,12 +80,18 @@ def add_security_headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
-    return response
+    return compress.after_request(response)
 
 
 def _shell_file(relative: str, mimetype: str) -> Response:
-    response = send_from_directory(PWA_DIRECTORY, relative, mimetype=mimetype, max_age=0)
+    # Read whole (the files are small), so the compressor can give the answer its own ETag.
+    path = safe_join(str(PWA_DIRECTORY), relative)
+    if path is None or not Path(path).is_file():
+        raise NotFound()
+    response = current_app.response_class(Path(path).read_bytes(), mimetype=mimetype)
     response.headers["Cache-Control"] = "no-cache"
+    response.add_etag()
+    response.make_conditional(request)
     return response
 
 

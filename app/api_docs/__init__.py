@@ -1,0 +1,1 @@
+"""The API's interactive documentation (Swagger UI), served from the app's own files."""
