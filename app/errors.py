@@ -5,14 +5,22 @@ any extra members a refusal carries (``redeemed_at`` on a double redemption, say
 stable kebab-case word that clients switch on; the README lists them all. Domain code raises
 ``Problem`` (or a library error that has a ``type``) and never builds a response itself.
 A 500 is logged with its traceback and answered without one.
+
+``ProblemApi`` documents that shape in the OpenAPI document: every error response there is
+``application/problem+json`` with the ``Problem`` schema, so clients (and the fuzz suite's
+content-type check) find what the API really sends.
 """
 
 from __future__ import annotations
 
+import http
 import logging
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, json
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from marshmallow import INCLUDE, Schema, fields
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("app.errors")
@@ -141,3 +149,33 @@ def register_error_handlers(app: Flask) -> None:
         return problem_response(
             Problem("internal-error", 500, "Internal error", "Something went wrong on our side.")
         )
+
+
+class ProblemSchema(Schema):
+    """An RFC 9457 problem document (the body of every error answer)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(metadata={"description": "Stable kebab-case type (README)."})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(metadata={"description": "Field problems, by location and field."})
+
+
+class ProblemApi(Api):
+    """flask-smorest's ``Api``, documenting error answers as ``application/problem+json``."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "An error (problem+json)", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, PROBLEM_MIMETYPE)
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
