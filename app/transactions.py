@@ -34,9 +34,17 @@ class Outcome:
 FinishCallback = Callable[[Outcome], None]
 
 
-def record_on_finish(callback: FinishCallback) -> None:
-    """Run ``callback`` with the request's outcome, in whichever transaction survives."""
-    g.setdefault("finish_callbacks", []).append(callback)
+def record_on_finish(callback: FinishCallback, *, first: bool = False) -> None:
+    """Run ``callback`` with the request's outcome, in whichever transaction survives.
+
+    Callbacks run in the order they were recorded; ``first`` puts this one before those
+    recorded so far (for work whose results the others write, such as fraud events).
+    """
+    callbacks = g.setdefault("finish_callbacks", [])
+    if first:
+        callbacks.insert(0, callback)
+    else:
+        callbacks.append(callback)
 
 
 def _run_callbacks(outcome: Outcome) -> None:

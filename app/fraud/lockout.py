@@ -19,9 +19,14 @@ A lockout clears the window, so when it ends the key starts counting from zero.
 Where the counters live: with ``REDIS_URL`` set, in Redis, so every app process on every host
 sees the same counts. One Lua script per failure (sliding window in a sorted set, the lockout
 as a key with a TTL, the lockout level as a counter) makes counting and locking atomic on the
-Redis server. Without Redis, an in-process counter (a dict of deques under a lock) does the
-same for one process. If Redis cannot be reached the defence fails open (logged), so an
-outage of the counter never stops the shop's tills.
+Redis server. Without Redis, in the database (``guess_lockouts``, ``guess_failures``), which
+every worker of every host shares too: the threshold holds whatever the number of workers.
+A failure is counted when the request ends, in the transaction that survives it (a refused
+request's own transaction is rolled back), with the key's row locked so that two workers
+take turns; the lockout is committed before the refusal goes out. If Redis is configured but
+cannot be reached (a short connect and read timeout), the defence falls back to the database
+for that request (logged) rather than failing open. ``MemoryGuessCounter`` keeps the same
+policy in one process, for tools and tests that run without a database.
 
 Settings (``app.config``, each also an environment variable of the same name):
 
@@ -45,12 +50,20 @@ import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 import redis
 from flask import current_app, g, has_request_context, request
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from app.db import utcnow
 from app.errors import Problem
+from app.extensions import db
+from app.fraud.models import GuessFailure, GuessLockout
+from app.transactions import Outcome, record_on_finish
 
 log = logging.getLogger("app.fraud.lockout")
 
@@ -59,6 +72,7 @@ COUNTED_CARD_REFUSALS = frozenset({"bad-signature", "unknown-key", "unknown-card
 COUNTED_REFUSALS = COUNTED_CARD_REFUSALS | {"unknown-code"}
 
 REDIS_PREFIX = "lw:guess:"
+REDIS_TIMEOUT_SECONDS = 0.5
 
 DEFAULTS: dict[str, float] = {
     "FRAUD_GUESS_THRESHOLD": 10,
@@ -265,8 +279,86 @@ class RedisGuessCounter:
             self.client.delete(*names)
 
 
+class DatabaseGuessCounter:
+    """The counter in the database: shared by every worker; counts in the request's session.
+
+    ``record_failure`` must run in a transaction that is committed (``count_failed_guess``
+    calls it from a ``record_on_finish`` callback). Each key's ``guess_lockouts`` row is
+    locked while it is counted (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite takes the
+    database's write lock for every transaction).
+    """
+
+    def __init__(self, policy: LockoutPolicy) -> None:
+        self.policy = policy
+
+    def locked(self, keys: Sequence[str]) -> Lockout | None:
+        """Return the longest running lockout among ``keys``, if any."""
+        now = utcnow()
+        rows = db.session.execute(
+            select(GuessLockout.key, GuessLockout.locked_until, GuessLockout.level).where(
+                GuessLockout.key.in_(list(keys)), GuessLockout.locked_until > now
+            )
+        ).all()
+        found: Lockout | None = None
+        for key, locked_until, level in rows:
+            left = (locked_until - now).total_seconds()
+            if found is None or left > found.seconds_left:
+                found = Lockout(key, left, level)
+        return found
+
+    def _state(self, key: str) -> GuessLockout:
+        insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+        db.session.execute(insert(GuessLockout).values(key=key, level=0).on_conflict_do_nothing())
+        state = db.session.scalar(
+            select(GuessLockout)
+            .where(GuessLockout.key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert state is not None
+        return state
+
+    def record_failure(self, keys: Sequence[str]) -> list[Lockout]:
+        """Count one failed guess for each key; return the lockouts this failure started."""
+        now = utcnow()
+        window_start = now - timedelta(seconds=self.policy.window_seconds)
+        started: list[Lockout] = []
+        for key in keys:
+            state = self._state(key)
+            if state.locked_until is not None and state.locked_until > now:
+                continue
+            db.session.execute(
+                delete(GuessFailure).where(
+                    GuessFailure.key == key, GuessFailure.failed_at <= window_start
+                )
+            )
+            db.session.add(GuessFailure(key=key, failed_at=now))
+            db.session.flush()
+            count = db.session.scalar(
+                select(func.count()).select_from(GuessFailure).where(GuessFailure.key == key)
+            )
+            if int(count or 0) < self.policy.threshold_for(key):
+                continue
+            db.session.execute(delete(GuessFailure).where(GuessFailure.key == key))
+            remembered = state.forget_level_at is not None and state.forget_level_at > now
+            level = state.level + 1 if remembered else 1
+            seconds = self.policy.lockout_seconds(level)
+            state.level = level
+            state.locked_until = now + timedelta(seconds=seconds)
+            state.forget_level_at = now + timedelta(seconds=seconds + self.policy.memory_seconds)
+            db.session.flush()
+            started.append(Lockout(key, seconds, level))
+        return started
+
+    def clear(self) -> None:
+        """Forget every count and lockout."""
+        db.session.execute(delete(GuessFailure))
+        db.session.execute(delete(GuessLockout))
+        db.session.flush()
+
+
 def guess_counter() -> GuessCounter:
-    """Return the app's counter: Redis when ``REDIS_URL`` is set, in-process otherwise."""
+    """Return the app's counter: Redis when ``REDIS_URL`` is set, the database otherwise."""
     policy = LockoutPolicy.from_config(current_app.config)
     redis_url = current_app.config.get("REDIS_URL")
     cached = current_app.extensions.get("lw_guess_counter")
@@ -274,9 +366,14 @@ def guess_counter() -> GuessCounter:
         counter: GuessCounter = cached[1]
         return counter
     if redis_url:
-        counter = RedisGuessCounter(redis.Redis.from_url(redis_url), policy)
+        client = redis.Redis.from_url(
+            redis_url,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        counter = RedisGuessCounter(client, policy)
     else:
-        counter = MemoryGuessCounter(policy)
+        counter = DatabaseGuessCounter(policy)
     current_app.extensions["lw_guess_counter"] = ((redis_url, policy), counter)
     return counter
 
@@ -313,30 +410,46 @@ def check_guess_lockout() -> None:
     keys = counter_keys()
     if not keys:
         return
+    counter = guess_counter()
     try:
-        lockout = guess_counter().locked(keys)
+        lockout = counter.locked(keys)
     except redis.RedisError as exc:
-        log.warning("guess counter unavailable, not checking lockouts: %s", exc)
-        return
+        log.warning("guess counter unavailable, checking the database's: %s", exc)
+        lockout = DatabaseGuessCounter(counter.policy).locked(keys)
     if lockout is not None:
         raise too_many_attempts(lockout)
 
 
-def count_failed_guess(refusal_type: str) -> list[Lockout]:
-    """Count a failed guess of the current request; raise a fraud event if it locked a key."""
+def count_failed_guess(refusal_type: str) -> None:
+    """Count a failed guess of the current request; raise a fraud event if it locked a key.
+
+    In Redis the count is made at once. In the database (no Redis, or Redis unreachable) it
+    is made when the request ends, in the transaction that survives it.
+    """
     if refusal_type not in COUNTED_REFUSALS:
-        return []
+        return
     keys = counter_keys()
     if not keys:
-        return []
-    try:
-        started = guess_counter().record_failure(keys)
-    except redis.RedisError as exc:
-        log.warning("guess counter unavailable, not counting: %s", exc)
-        return []
+        return
+    counter = guess_counter()
+    if isinstance(counter, RedisGuessCounter):
+        try:
+            _raise_lockout_events(counter.record_failure(keys), refusal_type)
+            return
+        except redis.RedisError as exc:
+            log.warning("guess counter unavailable, counting in the database: %s", exc)
+    database_counter = DatabaseGuessCounter(counter.policy)
+
+    def count_when_the_request_ends(outcome: Outcome) -> None:
+        _raise_lockout_events(database_counter.record_failure(keys), refusal_type)
+
+    # First, so the fraud events it raises are written by the callback that writes events.
+    record_on_finish(count_when_the_request_ends, first=True)
+
+
+def _raise_lockout_events(started: list[Lockout], refusal_type: str) -> None:
     if started:
         from app.fraud.events import raise_lockout_event
 
         for lockout in started:
             raise_lockout_event(lockout, refusal_type)
-    return started

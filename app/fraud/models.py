@@ -143,3 +143,30 @@ class StaffAudit(Base):
     target_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class GuessLockout(Base):
+    """The brute-force state of one counter key when Redis is not used (``app.fraud.lockout``).
+
+    One row per key (``till:7``, ``addr:10.0.0.1``): the lockout running until
+    ``locked_until``, its level, and when the level is forgotten. Counting locks this row, so
+    two workers counting the same key take turns and the threshold is exact.
+    """
+
+    __tablename__ = "guess_lockouts"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    locked_until: Mapped[datetime | None]
+    level: Mapped[int] = mapped_column(default=0)
+    forget_level_at: Mapped[datetime | None]
+
+
+class GuessFailure(Base):
+    """One failed guess of a key, inside the sliding window (older rows are deleted)."""
+
+    __tablename__ = "guess_failures"
+    __table_args__ = (Index("ix_guess_failures_key_time", "key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    failed_at: Mapped[datetime]
