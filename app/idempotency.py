@@ -8,16 +8,24 @@ then finds the committed row and replays its answer. A key reused with a differe
 is refused (``idempotency-key-reused``). A request that fails keeps nothing, so its retry runs
 again, as with Stripe. Rows are kept at least 24 hours; ``flask --app app idempotency prune``
 removes older ones.
+
+Stored answers are sealed: AES-256-GCM under an instance key (``idempotency-seal``), bound to
+their (scope, key). An answer may hold a member's coupon code (a reward claim) or other
+secrets; a copy of the database, a backup or a reader of the table learns nothing from it.
+Rows written before sealing (no ``sealed:v1:`` prefix) are replayed as they are.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Response, current_app, request
 from sqlalchemy import String, Text, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +38,8 @@ from app.extensions import db
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 KEEP_AT_LEAST = timedelta(hours=24)
+SEAL_PREFIX = "sealed:v1:"
+SEAL_NONCE_BYTES = 12
 
 
 class IdempotencyKey(Base):
@@ -72,9 +82,30 @@ def request_fingerprint(operation: str, payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _sealing_key() -> AESGCM:
+    return AESGCM(current_app.extensions["lw_secrets"].named_key("idempotency-seal"))
+
+
+def seal_answer(scope: str, key: str, body: str) -> str:
+    """Encrypt a stored answer under the instance key, bound to its (scope, key)."""
+    nonce = os.urandom(SEAL_NONCE_BYTES)
+    sealed = _sealing_key().encrypt(nonce, body.encode(), f"{scope}\n{key}".encode())
+    return SEAL_PREFIX + base64.b64encode(nonce + sealed).decode()
+
+
+def unseal_answer(scope: str, key: str, stored: str) -> str:
+    """Decrypt a stored answer (answers stored before sealing come back as they are)."""
+    if not stored.startswith(SEAL_PREFIX):
+        return stored
+    raw = base64.b64decode(stored[len(SEAL_PREFIX) :])
+    nonce, sealed = raw[:SEAL_NONCE_BYTES], raw[SEAL_NONCE_BYTES:]
+    return _sealing_key().decrypt(nonce, sealed, f"{scope}\n{key}".encode()).decode()
+
+
 def _replay(row: IdempotencyKey) -> Response:
+    body = unseal_answer(row.scope, row.key, row.response_body) if row.response_body else "{}"
     response = current_app.response_class(
-        row.response_body or "{}", status=row.status_code or 200, mimetype="application/json"
+        body, status=row.status_code or 200, mimetype="application/json"
     )
     response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -113,13 +144,11 @@ def run_idempotent(
             ) from None
         return _replay(existing)
     body, status = action()
+    answer = json.dumps(body, default=str)
     claim.status_code = status
-    claim.response_body = json.dumps(body, default=str)
+    claim.response_body = seal_answer(scope, key, answer)
     db.session.flush()
-    response = current_app.response_class(
-        claim.response_body, status=status, mimetype="application/json"
-    )
-    return response
+    return current_app.response_class(answer, status=status, mimetype="application/json")
 
 
 def prune_idempotency_keys(older_than: timedelta = 2 * KEEP_AT_LEAST) -> int:

@@ -54,7 +54,7 @@ from app.extensions import db
 from app.fraud.attempts import fingerprint_code
 from app.fraud.events import raise_event
 from app.fraud.models import Attempt
-from app.idempotency import IdempotencyKey, request_fingerprint
+from app.idempotency import IdempotencyKey, request_fingerprint, seal_answer, unseal_answer
 from coupons.codes import normalise_code
 from coupons.errors import InvalidCode
 from coupons.storage import code_lookup_hash
@@ -137,7 +137,9 @@ def _process_event(
                 apply = _redeem_offline if is_redemption else _purchase_offline
                 body, status_code = apply(event, payload, place, policy)
                 claim.status_code = status_code
-                claim.response_body = json.dumps(body, default=str)
+                claim.response_body = seal_answer(
+                    claim.scope, claim.key, json.dumps(body, default=str)
+                )
                 db.session.flush()
     except OperationalError:
         # PostgreSQL broke a deadlock with another till's batch (both redeemed the same codes
@@ -222,7 +224,7 @@ def _replay(event: Mapping[str, Any], claim: IdempotencyKey) -> dict[str, Any]:
             "This event id was used for a different request; give each event a new UUID.",
         )
         return _result(event, "rejected", problem.status, problem.to_dict(), False)
-    body = json.loads(existing.response_body or "{}")
+    body = json.loads(unseal_answer(existing.scope, existing.key, existing.response_body or "{}"))
     status_code = existing.status_code or 200
     status = "conflict" if "conflict_id" in body or status_code >= 400 else "accepted"
     return _result(event, status, status_code, body, True)

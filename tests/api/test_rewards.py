@@ -482,3 +482,26 @@ def test_demo_shop_has_a_reward_a_demo_member_can_afford(shop: Shop) -> None:
     headers = {**bearer(shop.login_member(1)), "Idempotency-Key": str(uuid.uuid4())}
     response = shop.client.post(claim_path(affordable[0]["id"]), headers=headers)
     assert response.status_code == 201, response.get_json()
+
+
+def test_a_stored_claim_answer_keeps_no_plain_coupon_code(
+    shop: Shop, app: Flask, member_id: int
+) -> None:
+    """The replayable answer of a claim is sealed: the table never shows the member's code."""
+    reward = add_reward(shop, cost_points=100)
+    give_points(app, member_id, 500)
+    token = shop.login_member()
+    first = claim(shop, token, reward["id"], key="claim-seal-1")
+    assert first.status_code == 201
+    code = first.get_json()["coupon"]["code"]
+    with app.app_context():
+        rows = db.session.execute(select(IdempotencyKey)).scalars().all()
+        stored = " ".join(f"{row.key} {row.request_hash} {row.response_body}" for row in rows)
+        db.session.rollback()
+    assert rows
+    for form in {code, normalise_code(code), code.replace("-", "")}:
+        assert form not in stored
+    assert "sealed:v1:" in stored
+    replay = claim(shop, token, reward["id"], key="claim-seal-1")
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.get_json() == first.get_json()
