@@ -50,7 +50,7 @@ def settings_from_environment() -> dict[str, Any]:
         # Request limits (app.request_limits, docs/security.md).
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 256 * 1024),
         "MAX_JSON_DEPTH": _int("MAX_JSON_DEPTH", 20),
-        "MAX_JSON_ARRAY_ITEMS": _int("MAX_JSON_ARRAY_ITEMS", 1000),
+        "MAX_JSON_ARRAY_ITEMS": _int("MAX_JSON_ARRAY_ITEMS", 10_000),
     }
 
 

@@ -8,7 +8,7 @@ one and a bad request costs the server next to nothing:
   the body is read; a chunked body is cut off by werkzeug at the same cap. A route that needs
   more (a CSV import, say) says so with ``@body_limit(bytes)``.
 - **JSON shape.** A JSON body nested deeper than ``MAX_JSON_DEPTH`` (20) is refused with 422
-  ``json-too-deep``; an array longer than ``MAX_JSON_ARRAY_ITEMS`` (1000) with 422
+  ``json-too-deep``; an array longer than ``MAX_JSON_ARRAY_ITEMS`` (10,000) with 422
   ``too-many-items``. Schemas may cap their own lists lower (purchase lines, for one).
 - **Characters.** NUL, the other C0 control characters except tab, line feed and carriage
   return, DEL and lone UTF-16 surrogates are refused with 422 ``invalid-characters`` wherever
@@ -42,7 +42,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_MAX_CONTENT_LENGTH = 256 * 1024
 DEFAULT_MAX_JSON_DEPTH = 20
-DEFAULT_MAX_JSON_ARRAY_ITEMS = 1000
+DEFAULT_MAX_JSON_ARRAY_ITEMS = 10_000
 INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
 INT64_MAX = 2**63 - 1
@@ -180,6 +180,17 @@ def check_request() -> None:
     check_body_size()
     check_query_and_path()
     check_json_body()
+
+
+class TrimmedString(fields.String):
+    """A text field read without its leading and trailing whitespace (receipt ids, say).
+
+    Validators see the trimmed text, so ``"  "`` fails a minimum length and ``" B-1"`` is
+    the same receipt as ``"B-1"``.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
 class DatabaseIntegerConverter(IntegerConverter):

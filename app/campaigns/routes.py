@@ -46,6 +46,7 @@ from app.campaigns.schemas import (
 )
 from app.fraud.attempts import note_attempt
 from app.idempotency import run_idempotent
+from app.stores import scope
 from wallet.qr import render_qr_svg
 
 blp = Blueprint(
@@ -134,7 +135,9 @@ class CampaignDetail(MethodView):
     @staff_required(*MANAGER_ROLES)
     def get(self, campaign_id: int) -> dict[str, Any]:
         """Show a campaign with its redemption counts."""
-        return service.campaign_view(service.get_campaign(campaign_id))
+        campaign = service.get_campaign(campaign_id)
+        scope.require_some_store(current_identity().subject_id, campaign.store_ids)
+        return service.campaign_view(campaign)
 
 
 @blp.route("/campaigns/<int:campaign_id>/codes.csv")
@@ -147,6 +150,9 @@ class CampaignCodes(MethodView):
     @staff_required(*MANAGER_ROLES)
     def get(self, campaign_id: int) -> Response:
         """Download the campaign's codes, once: the server keeps no copy afterwards."""
+        scope.require_stores(
+            current_identity().subject_id, service.get_campaign(campaign_id).store_ids
+        )
         codes = service.export_campaign_codes(
             campaign_id, staff_id=current_identity().subject_id, via="api"
         )
@@ -170,6 +176,9 @@ class CampaignVoid(MethodView):
     @staff_required(*MANAGER_ROLES)
     def post(self, campaign_id: int) -> dict[str, Any]:
         """Void every coupon of a campaign (and destroy codes not exported yet)."""
+        scope.require_stores(
+            current_identity().subject_id, service.get_campaign(campaign_id).store_ids
+        )
         campaign = service.void_campaign(campaign_id, staff_id=current_identity().subject_id)
         return service.campaign_view(campaign)
 
@@ -187,7 +196,9 @@ class CouponLookup(MethodView):
     @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, str]) -> dict[str, Any]:
         """Find a coupon by its code (to void it, say)."""
-        return service.coupon_view(service.lookup_coupon(body["code"]))
+        coupon = service.lookup_coupon(body["code"])
+        scope.require_some_store(current_identity().subject_id, coupon.store_ids)
+        return service.coupon_view(coupon)
 
 
 @blp.route("/coupons/<int:coupon_id>/void")
@@ -200,6 +211,9 @@ class CouponVoid(MethodView):
     @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any], coupon_id: int) -> dict[str, Any]:
         """Void a coupon: no till accepts it any more."""
+        scope.require_some_store(
+            current_identity().subject_id, service.get_coupon(coupon_id).store_ids
+        )
         coupon = service.void_coupon(
             coupon_id, staff_id=current_identity().subject_id, reason=body["reason"]
         )

@@ -12,12 +12,14 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.request_limits import TrimmedString
 from coupons.rules import Benefit, BenefitKind
 
 MAX_CAMPAIGN_CODES = 100_000
 MAX_MEMBERS_PER_CAMPAIGN = 10_000
 MAX_SYNC_EVENTS = 500
 MAX_CODE_TEXT = 64
+MAX_BASKET_LINES = 500
 
 
 class CouponBenefitSchema(Schema):
@@ -151,11 +153,15 @@ class ValidateRequestSchema(Schema):
         validate=validate.Length(min=1, max=2000),
         metadata={"description": "The visit's scan_token, or an LW1/LW2 card code"},
     )
-    lines = fields.List(fields.Nested(CouponBasketLineSchema), load_default=list)
+    lines = fields.List(
+        fields.Nested(CouponBasketLineSchema),
+        load_default=list,
+        validate=validate.Length(max=MAX_BASKET_LINES),
+    )
 
 
 class RedeemRequestSchema(ValidateRequestSchema):
-    receipt_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    receipt_id = TrimmedString(required=True, validate=validate.Length(min=1, max=64))
 
 
 class OfflineRedeemPayloadSchema(RedeemRequestSchema):

@@ -55,6 +55,7 @@ from app.extensions import db
 from app.fraud import lockout as fraud_lockout
 from app.fraud.attempts import update_attempt
 from app.fraud.rules import assess
+from app.stores import scope
 from app.stores.models import Store
 from coupons.codes import CANONICAL_LENGTH, format_code, generate_code, generate_codes
 from coupons.codes import normalise_code as _normalise_code
@@ -1162,6 +1163,8 @@ def reverse_redemption(
             select(Member.id).where(Member.id == redemption.member_id).with_for_update()
         )
     now = utcnow()
+    if place.role in MANAGER_ROLES and place.staff_id is not None:
+        scope.require_store(place.staff_id, redemption.store_id)  # managers: their stores only
     if place.role not in MANAGER_ROLES:
         if redemption.till_id != place.till_id:
             raise Problem(
@@ -1234,6 +1237,14 @@ def reverse_redemption(
 
 
 # --- managers: voiding, looking up ------------------------------------------------------------
+
+
+def get_coupon(coupon_id: int) -> Coupon:
+    """Return a coupon by id, or refuse with ``unknown-coupon``."""
+    coupon = db.session.get(Coupon, coupon_id)
+    if coupon is None:
+        raise Problem("unknown-coupon", 404, "Unknown coupon", f"There is no coupon {coupon_id}.")
+    return coupon
 
 
 def void_coupon(coupon_id: int, *, staff_id: int, reason: str | None) -> Coupon:

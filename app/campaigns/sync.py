@@ -55,6 +55,7 @@ from app.fraud.attempts import fingerprint_code
 from app.fraud.events import raise_event
 from app.fraud.models import Attempt
 from app.idempotency import IdempotencyKey, request_fingerprint, seal_answer, unseal_answer
+from app.request_limits import harden_schema
 from coupons.codes import normalise_code
 from coupons.errors import InvalidCode
 from coupons.storage import code_lookup_hash
@@ -157,12 +158,14 @@ def _process_event(
 def _load_payload(event: Mapping[str, Any]) -> dict[str, Any]:
     """Validate an event's payload with the schema of the matching online route."""
     if event["type"] == "redemption":
-        loaded: dict[str, Any] = OfflineRedeemPayloadSchema().load(event["payload"])
+        schema = harden_schema(OfflineRedeemPayloadSchema(), strict_integers=True)
+        loaded: dict[str, Any] = schema.load(event["payload"])
         return loaded
     # Imported here: the ledger is a sibling package that may import this one.
     from app.ledger.schemas import PurchaseRequestSchema
 
-    purchase: dict[str, Any] = PurchaseRequestSchema().load(event["payload"])
+    purchase_schema = harden_schema(PurchaseRequestSchema(), strict_integers=True)
+    purchase: dict[str, Any] = purchase_schema.load(event["payload"])
     return purchase
 
 

@@ -34,6 +34,7 @@ from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
 from app.ledger.models import EarningBonusRule, PointsProgramme, Promotion
+from app.stores import scope
 
 PROGRAMME_ROW_ID = 1
 FULL_RATE_PERCENT = 100
@@ -283,13 +284,15 @@ def list_promotions(include_past: bool, now: datetime | None = None) -> Sequence
     return db.session.scalars(query).all()
 
 
-def cancel_promotion(promotion_id: int) -> Promotion:
+def cancel_promotion(promotion_id: int, staff_id: int | None = None) -> Promotion:
     """Stop a promotion now (it stays on record, marked cancelled)."""
     promotion = db.session.get(Promotion, promotion_id, with_for_update=True)
     if promotion is None:
         raise Problem(
             "unknown-promotion", 404, "Unknown promotion", f"There is no promotion {promotion_id}."
         )
+    if staff_id is not None:
+        scope.require_stores(staff_id, promotion.store_ids)
     if promotion.cancelled_at is None:
         promotion.cancelled_at = utcnow()
         db.session.flush()

@@ -42,6 +42,7 @@ from app.ledger.schemas import (
     StaffLedgerEntrySchema,
     TierSettingsSchema,
 )
+from app.stores import scope
 
 till_blp = Blueprint(
     "ledger_till", __name__, url_prefix="/api/v1/till", description="Earning points at the till"
@@ -206,7 +207,9 @@ class Promotions(MethodView):
     @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any]) -> Promotion:
         """Schedule a points multiplier for a time box ("double points this weekend")."""
-        return earning.create_promotion(current_identity().subject_id, **body)
+        staff_id = current_identity().subject_id
+        body["store_ids"] = scope.own_stores_unless_admin(staff_id, body.get("store_ids"))
+        return earning.create_promotion(staff_id, **body)
 
 
 @blp.route("/promotions/<int:promotion_id>")
@@ -217,7 +220,7 @@ class PromotionById(MethodView):
     @staff_required(*MANAGER_ROLES)
     def delete(self, promotion_id: int) -> Promotion:
         """Cancel a promotion (it stays on record)."""
-        return earning.cancel_promotion(promotion_id)
+        return earning.cancel_promotion(promotion_id, current_identity().subject_id)
 
 
 @blp.route("/tiers")

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.ledger.tiers import PERIOD_MONTHS
+from app.request_limits import TrimmedString
 
 MAX_AMOUNT_CENTS = 100_000_000  # one million in major units: anything above is a typo
 MAX_MULTIPLIER_PERCENT = 1_000
@@ -29,7 +30,7 @@ class PurchaseRequestSchema(Schema):
         validate=validate.Length(min=1, max=2000),
         metadata={"description": "The scan token of this visit, or an LW1:/fresh LW2: code."},
     )
-    receipt_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    receipt_id = TrimmedString(required=True, validate=validate.Length(min=1, max=64))
     amount_cents = fields.Integer(
         required=True,
         validate=validate.Range(1, MAX_AMOUNT_CENTS),
@@ -54,7 +55,7 @@ class PurchaseSchema(Schema):
 
 
 class RefundRequestSchema(Schema):
-    receipt_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    receipt_id = TrimmedString(required=True, validate=validate.Length(min=1, max=64))
     amount_cents = fields.Integer(required=True, validate=validate.Range(1, MAX_AMOUNT_CENTS))
     lines = fields.List(
         fields.Nested(PurchaseLineSchema),

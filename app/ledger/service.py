@@ -37,6 +37,7 @@ from app.cards.apple_web_service import notify_pass_changed
 from app.errors import Problem
 from app.extensions import db
 from app.ledger.models import LEDGER_KINDS, LedgerEntry
+from app.stores import scope
 from app.transactions import Outcome, record_on_finish
 
 # Which sign each kind's points may have.
@@ -282,6 +283,8 @@ def reverse_entry(entry_id: int, *, staff_id: int | None, reason: str) -> Ledger
         raise Problem(
             "unknown-entry", 404, "Unknown entry", f"There is no ledger entry {entry_id}."
         )
+    if staff_id is not None:
+        scope.require_store(staff_id, original.store_id)
     return post_ledger_entry(
         original.member_id,
         -original.points,

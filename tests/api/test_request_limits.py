@@ -110,6 +110,7 @@ def test_arrays_longer_than_the_limit_are_refused_before_any_work(shop: Shop) ->
     lines = [{"sku": "A", "amount_cents": 1}] * 400_000
     response = purchase(shop.client, till, shop.static_code(), 100, lines=lines)
     assert_problem(response, 413, "payload-too-large")  # 11 MB of lines
+    shop.app.config["MAX_JSON_ARRAY_ITEMS"] = 1000
     response = purchase(shop.client, till, shop.static_code(), 100, lines=lines[:1001])
     assert_problem(response, 422, "too-many-items")
     # Under the JSON cap, the purchase schema's own cap of 500 lines still holds.
@@ -229,3 +230,13 @@ def test_query_integers_are_still_read_from_text(shop: Shop) -> None:
         "/api/v1/me/ledger?page=1&page_size=5", headers=bearer(shop.login_member())
     )
     assert response.status_code == 200
+
+
+def test_receipt_ids_are_trimmed_before_the_uniqueness_check(shop: Shop) -> None:
+    till = shop.open_till()
+    first = purchase(shop.client, till, shop.static_code(), 1000, receipt_id=" B-1 ")
+    assert first.status_code == 201, first.get_json()
+    again = purchase(shop.client, till, shop.static_code(), 1000, receipt_id="B-1")
+    assert_problem(again, 409, "duplicate-receipt")
+    blank = purchase(shop.client, till, shop.static_code(), 1000, receipt_id="   ")
+    assert_problem(blank, 422, "validation-error")
