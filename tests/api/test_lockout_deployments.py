@@ -98,7 +98,7 @@ def make_run_server(tmp_path: Path) -> Iterator[Path]:
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        _wait_for_port(PORT, 30)
+        _wait_for_port(PORT, 90)
         yield access_log
     finally:
         server.terminate()

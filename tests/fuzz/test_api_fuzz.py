@@ -1,16 +1,17 @@
 """Fuzzing the API with Schemathesis, from the app's own OpenAPI document: no 5xx, ever.
 
 Every operation of ``/api/openapi.json`` gets a few generated requests, valid ones and
-invalid ones, sent as each kind of caller: a member, a manager (of one store) and a till
-session. Each answer is checked by Schemathesis for:
+invalid ones, sent as each kind of caller: a member, the demo manager and a till session.
+Each answer is checked by Schemathesis for:
 
 - ``not_a_server_error``: no 5xx;
 - ``status_code_conformance``: the status is documented;
 - ``content_type_conformance``: the answer's content type is the documented one.
 
-The number of examples per operation is bounded (``LW_FUZZ_EXAMPLES``, 4 by default) so the
-suite fits CI; raise it to fuzz longer locally. Hypothesis keeps no example database and is
-seeded from the run, so a failure prints the request that caused it.
+It runs on PostgreSQL (``tests/fuzz/conftest.py``). The examples per operation are bounded
+(``LW_FUZZ_EXAMPLES``, 4 by default) so the suite fits CI; raise it to fuzz longer locally.
+Generation is derandomized (the same examples every run) and keeps no example database; a
+failure prints the request that caused it.
 """
 
 from __future__ import annotations
