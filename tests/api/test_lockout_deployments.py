@@ -47,7 +47,7 @@ def _call(path: str, body: dict[str, Any], token: str | None = None) -> tuple[in
         f"http://127.0.0.1:{PORT}{path}", data=json.dumps(body).encode(), headers=headers
     )
     try:
-        with urllib.request.urlopen(request, timeout=20) as response:
+        with urllib.request.urlopen(request, timeout=90) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
