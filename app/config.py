@@ -47,6 +47,13 @@ def settings_from_environment() -> dict[str, Any]:
         "REFRESH_TOKEN_DAYS": _int("LW_REFRESH_TOKEN_DAYS", 30),
         "LOGIN_RATE_LIMIT": os.environ.get("LW_LOGIN_RATE_LIMIT", "10 per minute"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # Branding shown to members and cashiers (GET /api/v1/branding); docs/pwa.md.
+        "SHOP_NAME": os.environ.get("LW_SHOP_NAME", "Loyalty Wallet"),
+        "SHOP_LOGO_URL": os.environ.get("LW_SHOP_LOGO_URL", "/pwa/icons/icon-192.png"),
+        "BRAND_COLOR": os.environ.get("LW_BRAND_COLOR", "#2b2d77"),
+        "ACCENT_COLOR": os.environ.get("LW_ACCENT_COLOR", "#e4572e"),
+        # May a member found by name at the till (no card shown) only earn, never spend?
+        "TILL_LOOKUP_EARN_ONLY": os.environ.get("LW_TILL_LOOKUP_EARN_ONLY", "1") != "0",
     }
 
 

@@ -48,7 +48,7 @@ from sqlalchemy.orm import undefer
 from app.accounts.models import Member, StaffAccount, StaffRole
 from app.auth.access import MANAGER_ROLES
 from app.campaigns.models import Campaign, Coupon, CouponSettings, Redemption
-from app.cards.presentation import PresentedCard, present_card
+from app.cards.presentation import PresentedCard, present_card, refuse_spending_after_lookup
 from app.db import iso_or_none, utcnow
 from app.errors import Problem
 from app.extensions import db
@@ -900,6 +900,7 @@ def _evaluate(
     check_guess_lockout()
     coupon = find_coupon(canonical)
     presented = present_card(card_code) if card_code else None
+    refuse_spending_after_lookup(presented)
     member_id = presented.member_id if presented else None
     if member_id is not None:
         _check_member(member_id, lock=lock_member)

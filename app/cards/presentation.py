@@ -41,6 +41,8 @@ from wallet.errors import CardCodeError
 SCAN_TOKEN_PREFIX = "lws."
 SCAN_TOKEN_AUDIENCE = "lw-scan"
 SCAN_TOKEN_LIFETIME = timedelta(minutes=10)
+# A visit opened by finding the member by name at the till: no card was shown at all.
+LOOKUP_CREDENTIAL = "lookup"
 
 # HTTP status of each card refusal type.
 CARD_REFUSAL_STATUS = {
@@ -62,7 +64,7 @@ class PresentedCard:
 
     card_id: uuid.UUID
     member_id: int
-    credential: str  # "static" | "rotating"
+    credential: str  # "static" | "rotating" | "lookup"
 
 
 def _refuse(type_: str, detail: str) -> Problem:
@@ -168,3 +170,23 @@ def present_card(code: str) -> PresentedCard:
     if prefix == "LW2:":
         return _present_rotating(text, now)
     raise _refuse("malformed-code", "A card code starts with LW1: or LW2: (or is a scan token).")
+
+
+def present_looked_up_card(card_id: uuid.UUID) -> PresentedCard:
+    """Stand a member's card in for a scan after the cashier found the member by name."""
+    card = _usable_card(card_id)
+    return PresentedCard(card.id, card.member_id, LOOKUP_CREDENTIAL)
+
+
+def refuse_spending_after_lookup(presented: PresentedCard | None) -> None:
+    """Refuse spending with a visit opened by lookup while ``TILL_LOOKUP_EARN_ONLY`` is on."""
+    if presented is None or presented.credential != LOOKUP_CREDENTIAL:
+        return
+    if current_app.config.get("TILL_LOOKUP_EARN_ONLY", True):
+        raise Problem(
+            "lookup-earn-only",
+            403,
+            "Earning only",
+            "A member found by name can collect points but not redeem: "
+            "ask them to show their card in the app.",
+        )

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from flask import g, has_request_context
 from sqlalchemy import ColumnElement, func, literal, select, true, update
@@ -36,7 +36,8 @@ from app.accounts.models import Member
 from app.cards.apple_web_service import notify_pass_changed
 from app.errors import Problem
 from app.extensions import db
-from app.ledger.models import LEDGER_KINDS, LedgerEntry
+from app.ledger.models import LEDGER_KINDS, LedgerEntry, Purchase
+from app.stores.models import Store
 from app.transactions import Outcome, record_on_finish
 
 # Which sign each kind's points may have.
@@ -307,6 +308,28 @@ def member_entries(member_id: int, offset: int, limit: int) -> tuple[Sequence[Le
         .limit(limit)
     ).all()
     return entries, int(total or 0)
+
+
+def entries_with_receipts(entries: Sequence[LedgerEntry]) -> list[dict[str, Any]]:
+    """Return entries as data with the store's name and the receipt's amount, for people."""
+    store_ids = {entry.store_id for entry in entries if entry.store_id is not None}
+    entry_ids = [entry.id for entry in entries]
+    names = dict(db.session.execute(select(Store.id, Store.name).where(Store.id.in_(store_ids))).tuples().all()) if store_ids else {}
+    amounts = {
+        row.ledger_entry_id: (row.amount_cents, row.currency)
+        for row in db.session.execute(
+            select(Purchase.ledger_entry_id, Purchase.amount_cents, Purchase.currency).where(
+                Purchase.ledger_entry_id.in_(entry_ids)
+            )
+        )
+    } if entry_ids else {}
+    described = []
+    for entry in entries:
+        data = {column.key: getattr(entry, column.key) for column in LedgerEntry.__table__.columns}
+        amount, currency = amounts.get(entry.id, (None, None))
+        data.update(store_name=names.get(entry.store_id), amount_cents=amount, currency=currency)
+        described.append(data)
+    return described
 
 
 def require_member(member_id: int) -> Member:
