@@ -855,6 +855,8 @@ def refusal_problem(coupon: Coupon, refusal: Refusal) -> Problem:
         redemption = _active_redemption(coupon)
         extra["redeemed_at"] = iso_or_none(coupon.redeemed_at)
         extra["store_id"] = redemption.store_id if redemption else None
+        store = db.session.get(Store, redemption.store_id) if redemption else None
+        extra["store_name"] = store.name if store else None  # "... at 10:42 in Hamburg"
         detail = "This coupon was already redeemed."
     elif refusal is Refusal.VOIDED:
         extra["voided_at"] = iso_or_none(coupon.voided_at)

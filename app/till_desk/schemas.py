@@ -12,6 +12,7 @@ class TillContextSchema(Schema):
         keys=fields.String(), values=fields.String(), metadata={"description": "code → name"}
     )
     lookup_earn_only = fields.Boolean()
+    reversal_window_minutes = fields.Integer()
 
 
 class MemberQuerySchema(Schema):
@@ -41,5 +42,6 @@ class ReceiptSchema(Schema):
     remaining_cents = fields.Integer()
     points_earned = fields.Integer()
     points_refunded = fields.Integer()
+    card_id = fields.String(allow_none=True)
     lines = fields.List(fields.Dict())
     created_at = fields.AwareDateTime()

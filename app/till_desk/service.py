@@ -1,7 +1,8 @@
 """The till's desk: its own place, member lookup without a card, and its recent receipts.
 
 * **Context**: the till and store *names* (a cashier reads "Berlin Mitte · Till 1", not ids),
-  the tier names members see (the till shows the same words), and the lookup policy.
+  the tier names members see (the till shows the same words), the lookup policy and how long
+  a cashier may undo a coupon redemption.
 * **Member lookup**: a member who has no phone with them is found by name or e-mail (a
   case-insensitive substring of either, at least two characters, at most ten answers, e-mail
   shown masked). Choosing one opens a visit like a scan does, with a scan token whose credential
@@ -24,6 +25,7 @@ from sqlalchemy import func, or_, select
 from app.accounts.models import Member
 from app.auth.access import current_identity
 from app.cards.presentation import PresentedCard, present_looked_up_card
+from app.campaigns.service import coupon_settings
 from app.cards.service import active_card
 from app.errors import Problem
 from app.extensions import db
@@ -56,6 +58,7 @@ def till_context() -> dict[str, Any]:
         "store": {"id": till.store.id, "name": till.store.name, "address": till.store.address},
         "tiers": tier_names(),
         "lookup_earn_only": lookup_earn_only(),
+        "reversal_window_minutes": coupon_settings()["reversal_window_minutes"],
     }
 
 
@@ -136,6 +139,7 @@ def recent_receipts(limit: int) -> list[dict[str, Any]]:
             "remaining_cents": purchase.amount_cents - purchase.refunded_cents,
             "points_earned": purchase.points_earned,
             "points_refunded": purchase.points_refunded,
+            "card_id": purchase.card_id,
             "lines": purchase.lines or [],
             "created_at": purchase.created_at,
         }

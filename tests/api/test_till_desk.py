@@ -147,3 +147,20 @@ def test_member_history_names_the_store_and_the_receipt_amount(shop: Shop) -> No
     booked = next(e for e in entries if e["reference_id"] == "R-H")
     assert booked["store_name"] and not booked["store_name"].isdigit()
     assert (booked["amount_cents"], booked["currency"]) == (1234, "EUR")
+
+
+def test_a_double_redemption_says_when_and_in_which_store(shop: Shop) -> None:
+    till = shop.open_till()
+    coupon = member_coupon(shop, 0)
+    scan = shop.client.post(
+        "/api/v1/till/scan", json={"code": shop.static_code(0)}, headers=bearer(till)
+    ).get_json()
+    assert redeem(shop.client, till, coupon.code, card_code=scan["scan_token"]).status_code == 200
+    again = redeem(shop.client, till, coupon.code, card_code=scan["scan_token"], receipt_id="R-2")
+    assert again.status_code == 409
+    body = again.get_json()
+    assert body["type"] == "coupon-already-redeemed"
+    assert body["redeemed_at"]
+    assert body["store_name"] == shop.client.get(
+        "/api/v1/till/context", headers=bearer(till)
+    ).get_json()["store"]["name"]
