@@ -17,7 +17,7 @@ export default {
   "role.manager": "Filialleitung",
   "role.admin": "Verwaltung",
   "till.scan.title": "Scannen",
-  "till.scan.form": "Karte, Gutschein oder Beleg scannen",
+  "till.scan.form": "Scanner",
   "till.scan.label": "Karte, Gutschein oder Beleg",
   "till.scan.placeholder": "Code scannen oder eintippen",
   "till.scan.button": "Suchen",

@@ -17,7 +17,7 @@ export default {
   "role.manager": "manager",
   "role.admin": "admin",
   "till.scan.title": "Scan",
-  "till.scan.form": "Scan a card, coupon or receipt",
+  "till.scan.form": "Scanner",
   "till.scan.label": "Card, coupon or receipt",
   "till.scan.placeholder": "Scan or type a code",
   "till.scan.button": "Look up",
