@@ -367,19 +367,32 @@ function tillScreen(outlet, session, render) {
       "section",
       { class: "view view-till" },
       head,
-      h("div", { class: "card-surface till-scan" }, h("h2", {}, t("till.scan.title")), scanForm, answer),
-      h("div", { class: "till-customer" }, customer),
-      h("div", { class: "card-surface till-sale" }, h("h2", {}, t("till.sale.title")), purchaseForm),
-      h("div", { class: "card-surface till-coupon" }, h("h2", {}, t("till.coupon.title")), couponForm),
-      h("div", { class: "card-surface till-search" }, h("h2", {}, t("till.search.title")), searchForm),
+      // Three columns on a landscape tablet (customer / actions / results), one on a phone.
       h(
         "div",
-        { class: "card-surface till-receipts" },
-        h("h2", {}, t("till.receipts.title")),
-        receiptList,
-        h("details", {}, h("summary", {}, t("till.refund.title")), refundForm),
+        { class: "till-column" },
+        h("div", { class: "card-surface till-scan" }, h("h2", {}, t("till.scan.title")), scanForm, answer),
+        h("div", { class: "till-customer" }, customer),
+        h("div", { class: "card-surface till-queue" }, h("h2", {}, t("till.queue.title")), queuePanel),
       ),
-      h("div", { class: "card-surface till-queue" }, h("h2", {}, t("till.queue.title")), queuePanel),
+      h(
+        "div",
+        { class: "till-column" },
+        h("div", { class: "card-surface till-sale" }, h("h2", {}, t("till.sale.title")), purchaseForm),
+        h("div", { class: "card-surface till-coupon" }, h("h2", {}, t("till.coupon.title")), couponForm),
+      ),
+      h(
+        "div",
+        { class: "till-column" },
+        h(
+          "div",
+          { class: "card-surface till-receipts" },
+          h("h2", {}, t("till.receipts.title")),
+          receiptList,
+          h("details", {}, h("summary", {}, t("till.refund.title")), refundForm),
+        ),
+        h("div", { class: "card-surface till-search" }, h("h2", {}, t("till.search.title")), searchForm),
+      ),
     ),
   );
 
