@@ -1,4 +1,4 @@
-"""``GET /api/v1/branding``: public, so the sign-in page can show the shop before anyone signs in."""
+"""``GET /api/v1/branding``: public, so the sign-in page shows the shop before anyone signs in."""
 
 from __future__ import annotations
 

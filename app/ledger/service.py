@@ -311,23 +311,33 @@ def member_entries(member_id: int, offset: int, limit: int) -> tuple[Sequence[Le
 
 
 def entries_with_receipts(entries: Sequence[LedgerEntry]) -> list[dict[str, Any]]:
-    """Return entries as data with the store's name and the receipt's amount, for people."""
+    """Return entries as data with the store's name and the receipt's amount, for people.
+
+    Two queries for the whole page (store names, purchases by entry), not one per entry.
+    """
     store_ids = {entry.store_id for entry in entries if entry.store_id is not None}
-    entry_ids = [entry.id for entry in entries]
-    names = dict(db.session.execute(select(Store.id, Store.name).where(Store.id.in_(store_ids))).tuples().all()) if store_ids else {}
-    amounts = {
-        row.ledger_entry_id: (row.amount_cents, row.currency)
-        for row in db.session.execute(
+    names: dict[int, str] = {}
+    if store_ids:
+        rows = db.session.execute(select(Store.id, Store.name).where(Store.id.in_(store_ids)))
+        names = {store_id: name for store_id, name in rows.tuples()}
+    amounts: dict[int, tuple[int, str]] = {}
+    if entries:
+        purchases = db.session.execute(
             select(Purchase.ledger_entry_id, Purchase.amount_cents, Purchase.currency).where(
-                Purchase.ledger_entry_id.in_(entry_ids)
+                Purchase.ledger_entry_id.in_([entry.id for entry in entries])
             )
         )
-    } if entry_ids else {}
+        amounts = {
+            entry_id: (amount, currency)
+            for entry_id, amount, currency in purchases.tuples()
+            if entry_id is not None
+        }
     described = []
     for entry in entries:
         data = {column.key: getattr(entry, column.key) for column in LedgerEntry.__table__.columns}
         amount, currency = amounts.get(entry.id, (None, None))
-        data.update(store_name=names.get(entry.store_id), amount_cents=amount, currency=currency)
+        store_name = names.get(entry.store_id) if entry.store_id is not None else None
+        data.update(store_name=store_name, amount_cents=amount, currency=currency)
         described.append(data)
     return described
 

@@ -1,1 +1,1 @@
-"""What a cashier's screen needs besides booking: where am I, who is this member, what did I sell."""
+"""What a cashier's screen needs besides booking: where, who is this member, what was sold."""

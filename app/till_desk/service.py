@@ -24,8 +24,8 @@ from sqlalchemy import func, or_, select
 
 from app.accounts.models import Member
 from app.auth.access import current_identity
-from app.cards.presentation import PresentedCard, present_looked_up_card
 from app.campaigns.service import coupon_settings
+from app.cards.presentation import PresentedCard, present_looked_up_card
 from app.cards.service import active_card
 from app.errors import Problem
 from app.extensions import db

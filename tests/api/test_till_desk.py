@@ -93,8 +93,12 @@ def test_visit_for_an_unknown_member_is_404(shop: Shop) -> None:
 def test_recent_receipts_are_this_tills_newest_first_with_refunds(shop: Shop) -> None:
     till = shop.open_till(0)
     other = shop.open_till(1)
-    assert purchase(shop.client, till, shop.static_code(0), 1000, receipt_id="R-A").status_code == 201
-    assert purchase(shop.client, till, shop.static_code(1), 2500, receipt_id="R-B").status_code == 201
+    assert (
+        purchase(shop.client, till, shop.static_code(0), 1000, receipt_id="R-A").status_code == 201
+    )
+    assert (
+        purchase(shop.client, till, shop.static_code(1), 2500, receipt_id="R-B").status_code == 201
+    )
     other_booked = purchase(shop.client, other, shop.rotating_code(0), 700, receipt_id="R-X")
     assert other_booked.status_code == 201, other_booked.get_json()
     assert refund(shop.client, till, "R-B", 500).status_code == 201
@@ -141,7 +145,9 @@ def test_problem_titles_follow_accept_language(shop: Shop) -> None:
 
 def test_member_history_names_the_store_and_the_receipt_amount(shop: Shop) -> None:
     till = shop.open_till()
-    assert purchase(shop.client, till, shop.static_code(0), 1234, receipt_id="R-H").status_code == 201
+    assert (
+        purchase(shop.client, till, shop.static_code(0), 1234, receipt_id="R-H").status_code == 201
+    )
     member = shop.login_member(0)
     entries = shop.client.get("/api/v1/me/ledger", headers=bearer(member)).get_json()
     booked = next(e for e in entries if e["reference_id"] == "R-H")
@@ -161,6 +167,7 @@ def test_a_double_redemption_says_when_and_in_which_store(shop: Shop) -> None:
     body = again.get_json()
     assert body["type"] == "coupon-already-redeemed"
     assert body["redeemed_at"]
-    assert body["store_name"] == shop.client.get(
-        "/api/v1/till/context", headers=bearer(till)
-    ).get_json()["store"]["name"]
+    assert (
+        body["store_name"]
+        == shop.client.get("/api/v1/till/context", headers=bearer(till)).get_json()["store"]["name"]
+    )

@@ -46,7 +46,9 @@ def test_the_catalogues_have_the_same_keys_and_placeholders_in_both_languages() 
         assert len(english) > 10, area
         assert german.keys() == english.keys(), area
         for key, value in english.items():
-            assert set(re.findall(r"\{\w+\}", value)) == set(re.findall(r"\{\w+\}", german[key])), key
+            assert set(re.findall(r"\{\w+\}", value)) == set(re.findall(r"\{\w+\}", german[key])), (
+                key
+            )
 
 
 def english_leftovers(text: str, data: tuple[str, ...] = ()) -> list[tuple[str, str]]:
@@ -165,9 +167,10 @@ def test_the_german_till_shows_no_english_and_formats_money_the_german_way(
     page.locator("#scan-code").fill("LW1:not-a-card")
     page.keyboard.press("Enter")
     page.locator("#scan-result .alert").wait_for()
-    assert page.locator("#scan-result .alert").inner_text() == catalogue("de", "common")[
-        "problem.malformed-code"
-    ]
+    assert (
+        page.locator("#scan-result .alert").inner_text()
+        == catalogue("de", "common")["problem.malformed-code"]
+    )
     assert english_leftovers(page.evaluate(SHOWN_TEXT), data) == []
 
     # The switch: English now, and kept for the next visit.
@@ -183,7 +186,8 @@ def test_problem_titles_are_german_for_a_german_browser(shop: Shop, language_pag
     page.locator("#field-email").wait_for()
     title = page.evaluate(
         """async () => {
-          const response = await fetch("/api/v1/me", { headers: { "Accept-Language": navigator.language } });
+          const headers = { "Accept-Language": navigator.language };
+          const response = await fetch("/api/v1/me", { headers });
           return (await response.json()).title;
         }"""
     )

@@ -93,7 +93,9 @@ def test_retrying_a_purchase_whose_answer_was_lost_reuses_its_key_and_books_once
     page.get_by_label("Amount paid").fill("42.00")
     page.get_by_role("button", name="Book purchase").click()
     page.locator("#purchase-result").get_by_role("alert").wait_for()
-    assert page.get_by_label("Amount paid").is_disabled(), "inputs lock while the outcome is unknown"
+    assert page.get_by_label("Amount paid").is_disabled(), (
+        "inputs lock while the outcome is unknown"
+    )
 
     page.get_by_role("button", name="Retry booking").click()
     page.wait_for_selector("#purchase-booked")

@@ -57,9 +57,7 @@ def _balance(shop: Shop, member_index: int) -> int:
     return int(shop.client.get("/api/v1/me", headers=bearer(token)).get_json()["points_balance"])
 
 
-def test_three_customers_in_a_row_with_a_usb_scanner_and_no_mouse(
-    shop: Shop, tablet: Any
-) -> None:
+def test_three_customers_in_a_row_with_a_usb_scanner_and_no_mouse(shop: Shop, tablet: Any) -> None:
     _open_till(shop, tablet)
     assert _focused_id(tablet) == "scan-code"
     booked: list[tuple[int, str]] = []
