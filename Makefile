@@ -19,10 +19,10 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-AXE := tests/browser/js/node_modules/axe-core/axe.min.js
-$(AXE): tests/browser/js/package-lock.json
-	@if command -v npm >/dev/null; then npm ci --prefix tests/browser/js --no-audit --no-fund --silent; \
-	else echo "npm not found: the axe-core browser checks will fail"; fi
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent; \
+	else echo "npm not found: the axe-core browser checks will fail (apt-get install npm)"; fi
 
 install: $(STAMP) $(AXE) ## Create .venv and install the project with its dev tools (and axe-core for the browser tests)
 

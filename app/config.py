@@ -22,8 +22,9 @@ def _int(name: str, default: int) -> int:
 
 
 # Feature settings documented with their feature in docs/ (fraud thresholds, Apple and Google
-# wallet credentials, APNs, card validity, push contact) are taken over as they are given.
-FEATURE_SETTING_PREFIXES = ("FRAUD_", "APPLE_", "APNS_", "GOOGLE_", "CARD_", "PUSH_")
+# wallet credentials, APNs, card validity, push contact, branding defaults) are taken over as
+# they are given.
+FEATURE_SETTING_PREFIXES = ("FRAUD_", "APPLE_", "APNS_", "GOOGLE_", "CARD_", "PUSH_", "BRANDING_")
 
 
 def settings_from_environment() -> dict[str, Any]:
@@ -47,11 +48,6 @@ def settings_from_environment() -> dict[str, Any]:
         "REFRESH_TOKEN_DAYS": _int("LW_REFRESH_TOKEN_DAYS", 30),
         "LOGIN_RATE_LIMIT": os.environ.get("LW_LOGIN_RATE_LIMIT", "10 per minute"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-        # Branding shown to members and cashiers (GET /api/v1/branding); docs/pwa.md.
-        "SHOP_NAME": os.environ.get("LW_SHOP_NAME", "Loyalty Wallet"),
-        "SHOP_LOGO_URL": os.environ.get("LW_SHOP_LOGO_URL", "/pwa/icons/icon-192.png"),
-        "BRAND_COLOR": os.environ.get("LW_BRAND_COLOR", "#2b2d77"),
-        "ACCENT_COLOR": os.environ.get("LW_ACCENT_COLOR", "#e4572e"),
         # May a member found by name at the till (no card shown) only earn, never spend?
         "TILL_LOOKUP_EARN_ONLY": os.environ.get("LW_TILL_LOOKUP_EARN_ONLY", "1") != "0",
     }

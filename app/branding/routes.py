@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -16,6 +18,6 @@ blp = Blueprint(
 @blp.route("")
 class Branding(MethodView):
     @blp.response(200, BrandingSchema)
-    def get(self) -> dict[str, str]:
+    def get(self) -> dict[str, Any]:
         """Show the shop's name, logo and colours (no sign-in needed)."""
         return current_branding()

@@ -7,6 +7,6 @@ from marshmallow import Schema, fields
 
 class BrandingSchema(Schema):
     name = fields.String(metadata={"description": "The shop's name, as members see it."})
-    logo_url = fields.String(metadata={"description": "Same-origin path or URL of the logo."})
+    logo_url = fields.String(allow_none=True, metadata={"description": "The logo, if any."})
     primary_color = fields.String(metadata={"description": "#rrggbb"})
     accent_color = fields.String(metadata={"description": "#rrggbb"})

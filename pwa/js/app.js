@@ -8,7 +8,7 @@
  */
 
 import { signOut } from "./api.js";
-import { branding, brandingOf } from "./branding.js";
+import { applyBranding, shopName } from "./branding.js";
 import { currentLanguage, setLanguage, t } from "./i18n.js";
 import { refreshPushSubscription, turnOffPush } from "./push.js";
 import { currentPath, navigate, route, startRouter } from "./router.js";
@@ -31,7 +31,7 @@ function registerServiceWorker() {
   // A new shell version took over: say so (the first install also takes over, silently).
   const hadController = Boolean(navigator.serviceWorker.controller);
   navigator.serviceWorker.addEventListener("controllerchange", () => {
-    if (hadController) toast(t("frame.updated", { app: branding().name }));
+    if (hadController) toast(t("frame.updated", { app: shopName() }));
   });
   navigator.serviceWorker.register("/sw.js", { scope: "/", type: "classic" }).catch((error) => {
     console.warn("service worker not registered", error);
@@ -47,7 +47,7 @@ function updateFrame(path) {
   const member = MEMBER_PATHS.has(path);
   document.getElementById("member-nav").hidden = !member;
   document.body.dataset.view = path.slice(1);
-  const shop = branding().name;
+  const shop = shopName();
   const title = TITLE_KEYS[path] ? t(TITLE_KEYS[path]) : shop;
   document.getElementById("view-title").textContent = path === "/login" ? shop : title;
   document.title = path === "/login" ? shop : `${title} · ${shop}`;
@@ -69,11 +69,11 @@ function translateFrame() {
   document.getElementById("language").value = currentLanguage();
 }
 
+/** Redraw what carries the shop's name (title, sign-in heading) after the branding changed. */
 function showBranding() {
-  const brand = branding();
-  const logo = document.getElementById("shop-logo");
-  if (brand.logo_url && logo.getAttribute("src") !== brand.logo_url) logo.src = brand.logo_url;
   updateFrame(currentPath());
+  const heading = document.getElementById("shop-name");
+  if (heading) heading.textContent = shopName();
 }
 
 function main() {
@@ -83,8 +83,7 @@ function main() {
     translateFrame();
     navigate(currentPath() || startPath()); // the view draws itself again in the new language
   });
-  window.addEventListener("lw:branding", showBranding);
-  brandingOf();
+  applyBranding(showBranding);
   registerServiceWorker();
   window.addEventListener("online", showConnectivity);
   window.addEventListener("offline", showConnectivity);

@@ -120,14 +120,23 @@ def test_branding_is_public_and_follows_configuration(shop: Shop, app: Flask) ->
     default = shop.client.get("/api/v1/branding")
     assert default.status_code == 200
     assert set(default.get_json()) == {"name", "logo_url", "primary_color", "accent_color"}
-    app.config.update(SHOP_NAME="Kaffeehaus Müller", BRAND_COLOR="#00AA55", ACCENT_COLOR="red")
+    assert default.get_json()["name"] == "Loyalty Wallet"
+    settings = {
+        "BRANDING_NAME": "Kaffeehaus Müller",
+        "BRANDING_PRIMARY_COLOR": "#00AA55",
+        "BRANDING_ACCENT_COLOR": "red",
+        "BRANDING_LOGO_URL": "/pwa/icons/icon-192.png",
+    }
+    app.config.update(settings)
     try:
         body = shop.client.get("/api/v1/branding").get_json()
     finally:
-        app.config.update(SHOP_NAME="Loyalty Wallet", BRAND_COLOR="#2b2d77", ACCENT_COLOR="#e4572e")
+        for name in settings:
+            app.config.pop(name)
     assert body["name"] == "Kaffeehaus Müller"
     assert body["primary_color"] == "#00aa55"
-    assert body["accent_color"] == "#e4572e"  # not a #rrggbb colour: the default
+    assert body["accent_color"] == "#f4b400"  # not a #rrggbb colour: the default
+    assert body["logo_url"] == "/pwa/icons/icon-192.png"
 
 
 def test_problem_titles_follow_accept_language(shop: Shop) -> None:

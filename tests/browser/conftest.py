@@ -44,7 +44,7 @@ CHROMIUM_ARGS = [
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 TABLET_VIEWPORT = {"width": 1180, "height": 820}
 PWA_FOLDER = Path(__file__).resolve().parents[2] / "pwa"
-AXE_SCRIPT = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_SCRIPT = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOT_DIRECTORY = Path(os.environ.get("LW_SCREENSHOTS", "/tmp"))
 
 

@@ -14,7 +14,7 @@
  */
 
 import { api, callApi } from "../api.js";
-import { branding } from "../branding.js";
+import { shopName } from "../branding.js";
 import { t } from "../i18n.js";
 import { pushState, turnOnPush } from "../push.js";
 import { drawQr } from "../qr.js";
@@ -127,7 +127,7 @@ export function renderCard(outlet) {
   const cardBox = h(
     "div",
     { class: "member-card", id: "member-card", hidden: true },
-    h("div", { class: "member-card-head" }, h("span", { class: "member-card-brand" }, branding().name), tierChip),
+    h("div", { class: "member-card-head" }, h("span", { class: "member-card-brand" }, shopName()), tierChip),
     h("div", { class: "qr-frame" }, canvas, staticImage),
     countdown,
     codeText,

@@ -8,7 +8,7 @@
 import { api } from "../api.js";
 import { navigate } from "../router.js";
 import { setSession } from "../session.js";
-import { brandingOf } from "../branding.js";
+import { shopName } from "../branding.js";
 import { t } from "../i18n.js";
 import { busy, field, formValues, h, problemBox, replace } from "../ui.js";
 
@@ -89,11 +89,7 @@ function joinForm(message) {
 export function renderLogin(outlet) {
   const message = h("div", { class: "message", "aria-live": "polite" });
   const logo = h("img", { src: "/pwa/icons/icon-192.png", alt: "", width: 72, height: 72 });
-  const shopName = h("p", { class: "shop-name", id: "shop-name" });
-  brandingOf().then((brand) => {
-    shopName.textContent = brand.name;
-    if (brand.logo_url) logo.src = brand.logo_url;
-  });
+  const heading = h("p", { class: "shop-name", id: "shop-name" }, shopName());
   const panel = h("div", { class: "panel" });
   const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": t("login.tabs") });
   const show = (which) => {
@@ -108,7 +104,7 @@ export function renderLogin(outlet) {
     h(
       "section",
       { class: "view view-login" },
-      h("div", { class: "hero" }, logo, shopName, h("p", { class: "lead" }, t("login.lead"))),
+      h("div", { class: "hero" }, logo, heading, h("p", { class: "lead" }, t("login.lead"))),
       h("div", { class: "card-surface" }, tabs, panel),
       h(
         "p",
