@@ -194,6 +194,28 @@ def test_problem_titles_are_german_for_a_german_browser(shop: Shop, language_pag
     assert title == "Anmeldung erforderlich"
 
 
+def test_the_german_card_works_offline_after_a_reload(shop: Shop, language_page: Any) -> None:
+    page = language_page("de", service_workers="allow")
+    _sign_in(page, shop)
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    # wait_for_function would eval() in the page, which the app's CSP forbids: poll instead.
+    for _ in range(100):
+        if page.evaluate("navigator.serviceWorker.controller !== null"):
+            break
+        page.wait_for_timeout(100)
+    else:
+        pytest.fail("the service worker never took control of the page")
+    page.context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("#live-qr[data-code]")
+    assert page.locator("#offline-banner").inner_text().startswith("Sie sind offline.")
+    assert page.locator("#live-qr").get_attribute("data-code").startswith("LW2:")
+    page.locator('#member-nav a[href="#/points"]').click()
+    page.wait_for_selector(".offline-notice")
+    assert "Sie sind offline" in page.locator("#points-summary").inner_text()
+    assert english_leftovers(page.evaluate(SHOWN_TEXT), _shop_data(shop)) == []
+
+
 AXE_RUN = """async () => {
   const result = await axe.run(document, { resultTypes: ["violations"] });
   return result.violations

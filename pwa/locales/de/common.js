@@ -5,7 +5,7 @@ export default {
   "language.en": "English",
   "language.label": "Sprache",
   "frame.signOut": "Abmelden",
-  "frame.offline": "Sie sind offline. Ihre Karte funktioniert weiter; Punkte, Prämien und die Kasse brauchen eine Verbindung.",
+  "frame.offline": "Sie sind offline. Ihre Karte funktioniert weiter; Punkte und Prämien brauchen eine Verbindung, und die Kasse hebt Einkäufe auf, bis sie wieder da ist.",
   "frame.updated": "{app} wurde aktualisiert. Öffnen Sie die App neu, um die neue Version zu nutzen.",
   "frame.sessionEnded": "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.",
   "frame.navLabel": "Mitglied",

@@ -5,7 +5,7 @@ export default {
   "language.en": "English",
   "language.label": "Language",
   "frame.signOut": "Sign out",
-  "frame.offline": "You're offline. Your card still works; points, rewards and the till need a connection.",
+  "frame.offline": "You're offline. Your card still works; points and rewards need a connection, and the till keeps purchases until it is back.",
   "frame.updated": "{app} was updated. Reopen it to use the new version.",
   "frame.sessionEnded": "Your session has ended. Please sign in again.",
   "frame.navLabel": "Member",
