@@ -5,13 +5,15 @@
   a cashier may undo a coupon redemption.
 * **Member lookup**: a member who has no phone with them is found by name or e-mail (a
   case-insensitive substring of either, at least two characters, at most ten answers, e-mail
-  shown masked). Choosing one opens a visit like a scan does, with a scan token whose credential
-  is ``lookup``: nothing was shown at the till, so a fraud rule that asks for a live code asks
-  for it, and while ``LW_TILL_LOOKUP_EARN_ONLY`` is on (the default) the visit may earn points
-  but never spend: redeeming a coupon with it is refused ``lookup-earn-only``
-  (``app.cards.presentation.refuse_spending_after_lookup``).
+  shown masked). Choosing one opens a visit like a scan does (``operations.LookupVisit``), with
+  a scan token whose credential is ``lookup``: nothing was shown at the till, so a fraud rule
+  that asks for a live code asks for it, and while ``LW_TILL_LOOKUP_EARN_ONLY`` is on (the
+  default) the visit may earn points but never spend: redeeming a coupon with it is refused
+  ``lookup-earn-only`` (``refuse_spending_after_lookup``, step 8 of the coupon operations).
 * **Recent receipts** of this till (newest first), with the member's name, what was refunded
   so far and the lines, for the receipt view and refunds from there.
+
+Like the rest of the till, these functions take the ``TillContext``; none reads ``flask.g``.
 """
 
 from __future__ import annotations
@@ -23,15 +25,14 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from app.accounts.models import Member
-from app.auth.access import current_identity
-from app.campaigns.service import coupon_settings
-from app.cards.presentation import PresentedCard, present_looked_up_card
-from app.cards.service import active_card
+from app.campaigns.settings import coupon_settings
+from app.cards.presentation import LOOKUP_CREDENTIAL, PresentedCard
 from app.errors import Problem
 from app.extensions import db
 from app.ledger.models import Purchase
 from app.ledger.tiers import load_ladder
 from app.stores.models import Till
+from app.till.pipeline import TillContext
 
 MAX_LOOKUP_RESULTS = 10
 MIN_QUERY_LENGTH = 2
@@ -42,20 +43,32 @@ def lookup_earn_only() -> bool:
     return bool(current_app.config.get("TILL_LOOKUP_EARN_ONLY", True))
 
 
+def refuse_spending_after_lookup(card: PresentedCard | None) -> None:
+    """Refuse spending with a visit opened by lookup while the policy says earn only."""
+    if card is None or card.credential != LOOKUP_CREDENTIAL or not lookup_earn_only():
+        return
+    raise Problem(
+        "lookup-earn-only",
+        403,
+        "Earning only",
+        "A member found by name can collect points but not redeem: "
+        "ask them to show their card in the app.",
+    )
+
+
 def tier_names() -> dict[str, str]:
     """Return the name of each tier, by code, as members see it."""
     return {level.code: level.name for level in load_ladder().levels}
 
 
-def till_context() -> dict[str, Any]:
-    """Return this till's and store's names, the tier names and the lookup policy."""
-    identity = current_identity()
-    till = db.session.get(Till, identity.till_id)
-    if till is None:
+def till_context(till: TillContext) -> dict[str, Any]:
+    """Return this till's and store's names, the tier names and the till's policies."""
+    row = db.session.get(Till, till.till_id)
+    if row is None:
         raise Problem("unknown-till", 404, "Unknown till", "This till no longer exists.")
     return {
-        "till": {"id": till.id, "name": till.name},
-        "store": {"id": till.store.id, "name": till.store.name, "address": till.store.address},
+        "till": {"id": row.id, "name": row.name},
+        "store": {"id": row.store.id, "name": row.store.name, "address": row.store.address},
         "tiers": tier_names(),
         "lookup_earn_only": lookup_earn_only(),
         "reversal_window_minutes": coupon_settings()["reversal_window_minutes"],
@@ -99,32 +112,22 @@ def find_members(query: str) -> Sequence[Member]:
 
 def member_summary(member: Member) -> dict[str, Any]:
     """Return what the till shows of a member in a lookup list."""
-    names = tier_names()
     return {
         "member_id": member.id,
         "display_name": member.display_name,
         "email_hint": mask_email(member.email),
         "points_balance": member.points_balance,
         "tier": member.tier,
-        "tier_name": names.get(member.tier, member.tier),
+        "tier_name": tier_names().get(member.tier, member.tier),
     }
 
 
-def present_looked_up_member(member_id: int) -> tuple[Member, PresentedCard]:
-    """Stand a looked-up member's active card in for a scan (credential ``lookup``)."""
-    member = db.session.get(Member, member_id)
-    if member is None:
-        raise Problem("unknown-member", 404, "Unknown member", "No member with this number.")
-    return member, present_looked_up_card(active_card(member.id).id)
-
-
-def recent_receipts(limit: int) -> list[dict[str, Any]]:
+def recent_receipts(till: TillContext, limit: int) -> list[dict[str, Any]]:
     """Return this till's latest purchases, newest first, with the member's name."""
-    identity = current_identity()
     rows = db.session.execute(
         select(Purchase, Member.display_name)
         .join(Member, Member.id == Purchase.member_id)
-        .where(Purchase.till_id == identity.till_id)
+        .where(Purchase.till_id == till.till_id)
         .order_by(Purchase.created_at.desc(), Purchase.id.desc())
         .limit(limit)
     ).all()
