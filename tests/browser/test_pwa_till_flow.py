@@ -189,7 +189,7 @@ def test_refund_from_the_receipt_list_updates_the_customer_panel(shop: Shop, pag
 
 
 def test_a_redemption_is_undone_from_the_till(shop: Shop, page: Any) -> None:
-    from app.campaigns.service import issue_member_coupon
+    from app.campaigns.issuing import issue_member_coupon
     from app.extensions import db
     from coupons.rules import Benefit, BenefitKind
 
