@@ -67,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(check_access_early)
     transactions.init_app(app)
     _register_blueprints(api)
+    _subscribe_to_domain_events(app)
     _register_public_documents(app)
     _register_cli(app)
     return app
@@ -81,6 +82,7 @@ def _register_blueprints(api: Api) -> None:
     from app.fraud.routes import blp as fraud_blp
     from app.ledger.routes import BLUEPRINTS as ledger_blueprints
     from app.me.routes import blp as me_blp
+    from app.profiles.routes import blp as profiles_blp
     from app.push.routes import blp as push_blp
     from app.rewards.routes import blp as rewards_blp
     from app.stores.routes import blp as stores_blp
@@ -89,6 +91,7 @@ def _register_blueprints(api: Api) -> None:
         auth_blp,
         till_sessions_blp,
         me_blp,
+        profiles_blp,
         cards_blp,
         push_blp,
         *ledger_blueprints,
@@ -100,6 +103,13 @@ def _register_blueprints(api: Api) -> None:
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     register_pass_blueprints(api)
+
+
+def _subscribe_to_domain_events(app: Flask) -> None:
+    from app.events import subscribe
+    from app.profiles.service import record_signup_consents
+
+    subscribe(app, "member.signed_up", record_signup_consents)
 
 
 def _register_public_documents(app: Flask) -> None:

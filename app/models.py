@@ -1,13 +1,14 @@
 """Imports every model module, so the metadata Alembic compares against is complete."""
 
 from app.accounts.models import Member, StaffAccount, staff_stores
-from app.auth.models import RefreshToken
+from app.auth.models import MagicLinkToken, RefreshToken
 from app.campaigns import models as campaigns_models  # noqa: F401  (coupons, campaigns, sync)
 from app.cards.apple_web_service import ApplePassRegistration, ApplePassState  # noqa: F401
 from app.cards.models import Card
 from app.fraud.models import Attempt
 from app.idempotency import IdempotencyKey
 from app.ledger import models as ledger_models  # noqa: F401  (ledger, purchases, tiers)
+from app.profiles.models import ConsentRecord, MemberProfile
 from app.push.models import PushSubscription
 from app.rewards import models as rewards_models  # noqa: F401  (rewards, stamp cards)
 from app.stores.models import Store, Till
@@ -15,7 +16,10 @@ from app.stores.models import Store, Till
 __all__ = [
     "Attempt",
     "Card",
+    "ConsentRecord",
     "IdempotencyKey",
+    "MagicLinkToken",
+    "MemberProfile",
     "Member",
     "PushSubscription",
     "RefreshToken",
