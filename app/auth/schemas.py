@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-
-CONSENT_PURPOSES = ("marketing", "personalised_offers", "surveys")
+from app.profiles.models import CONSENT_PURPOSES
 
 
 class SignupExtrasMixin(Schema):
