@@ -82,6 +82,7 @@ def _register_blueprints(api: Api) -> None:
     from app.fraud.routes import blp as fraud_blp
     from app.ledger.routes import BLUEPRINTS as ledger_blueprints
     from app.me.routes import blp as me_blp
+    from app.privacy.routes import blp as privacy_blp
     from app.profiles.routes import blp as profiles_blp
     from app.push.routes import blp as push_blp
     from app.rewards.routes import blp as rewards_blp
@@ -92,6 +93,7 @@ def _register_blueprints(api: Api) -> None:
         till_sessions_blp,
         me_blp,
         profiles_blp,
+        privacy_blp,
         cards_blp,
         push_blp,
         *ledger_blueprints,
