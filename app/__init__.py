@@ -85,6 +85,7 @@ def _register_blueprints(api: Api) -> None:
     from app.privacy.routes import blp as privacy_blp
     from app.profiles.routes import blp as profiles_blp
     from app.push.routes import blp as push_blp
+    from app.referrals.routes import blp as referrals_blp
     from app.rewards.routes import blp as rewards_blp
     from app.stores.routes import blp as stores_blp
 
@@ -94,6 +95,7 @@ def _register_blueprints(api: Api) -> None:
         me_blp,
         profiles_blp,
         privacy_blp,
+        referrals_blp,
         cards_blp,
         push_blp,
         *ledger_blueprints,
@@ -110,8 +112,13 @@ def _register_blueprints(api: Api) -> None:
 def _subscribe_to_domain_events(app: Flask) -> None:
     from app.events import subscribe
     from app.profiles.service import record_signup_consents
+    from app.referrals import service as referrals
 
     subscribe(app, "member.signed_up", record_signup_consents)
+    subscribe(app, "member.signed_up", referrals.record_sighting)
+    subscribe(app, "member.logged_in", referrals.record_sighting)
+    subscribe(app, "member.signed_up", referrals.link_at_signup)
+    subscribe(app, "purchase.booked", referrals.note_qualifying_purchase)
 
 
 def _register_public_documents(app: Flask) -> None:

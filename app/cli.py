@@ -25,6 +25,7 @@ from app.extensions import db
 from app.idempotency import prune_idempotency_keys
 from app.ledger.cli import ledger_group, points_group
 from app.privacy.cli import retention_group
+from app.referrals.cli import referrals_group
 
 
 def register_commands(app: Flask) -> None:
@@ -37,6 +38,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(ledger_group)
     app.cli.add_command(points_group)
     app.cli.add_command(retention_group)
+    app.cli.add_command(referrals_group)
 
 
 @click.command("create-admin")

@@ -11,6 +11,7 @@ from app.ledger import models as ledger_models  # noqa: F401  (ledger, purchases
 from app.privacy.models import MemberErasure
 from app.profiles.models import ConsentRecord, MemberProfile
 from app.push.models import PushSubscription
+from app.referrals import models as referrals_models  # noqa: F401  (codes, referrals, sightings)
 from app.rewards import models as rewards_models  # noqa: F401  (rewards, stamp cards)
 from app.stores.models import Store, Till
 

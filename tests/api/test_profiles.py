@@ -34,7 +34,7 @@ def test_profile_starts_empty_and_patch_changes_only_the_given_fields(shop: Shop
             "birthday": "1990-04-02",
             "preferred_language": "de",
             "phone": "+49 (30) 1234-567",
-            "home_store_id": 1,
+            "home_store_id": shop.tills[0]["store_id"],
         },
         headers=bearer(token),
     )
