@@ -82,6 +82,7 @@ def _register_blueprints(api: Api) -> None:
     from app.fraud.routes import blp as fraud_blp
     from app.ledger.routes import BLUEPRINTS as ledger_blueprints
     from app.me.routes import blp as me_blp
+    from app.memberships.routes import blp as memberships_blp
     from app.privacy.routes import blp as privacy_blp
     from app.profiles.routes import blp as profiles_blp
     from app.push.routes import blp as push_blp
@@ -96,6 +97,7 @@ def _register_blueprints(api: Api) -> None:
         profiles_blp,
         privacy_blp,
         referrals_blp,
+        memberships_blp,
         cards_blp,
         push_blp,
         *ledger_blueprints,
@@ -111,6 +113,7 @@ def _register_blueprints(api: Api) -> None:
 
 def _subscribe_to_domain_events(app: Flask) -> None:
     from app.events import subscribe
+    from app.memberships import service as memberships
     from app.profiles.service import record_signup_consents
     from app.referrals import service as referrals
 
@@ -119,6 +122,8 @@ def _subscribe_to_domain_events(app: Flask) -> None:
     subscribe(app, "member.logged_in", referrals.record_sighting)
     subscribe(app, "member.signed_up", referrals.link_at_signup)
     subscribe(app, "purchase.booked", referrals.note_qualifying_purchase)
+    subscribe(app, "purchase.booked", memberships.on_purchase_booked)
+    subscribe(app, "purchase.refunded", memberships.on_purchase_refunded)
 
 
 def _register_public_documents(app: Flask) -> None:

@@ -8,6 +8,7 @@ from app.cards.models import Card
 from app.fraud.models import Attempt
 from app.idempotency import IdempotencyKey
 from app.ledger import models as ledger_models  # noqa: F401  (ledger, purchases, tiers)
+from app.memberships import models as memberships_models  # noqa: F401  (plans, memberships)
 from app.privacy.models import MemberErasure
 from app.profiles.models import ConsentRecord, MemberProfile
 from app.push.models import PushSubscription
