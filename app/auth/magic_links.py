@@ -125,3 +125,24 @@ def redeem_magic_link(token: str) -> tuple[TokenPair, bool]:
         consents=details.get("consents"),
     )
     return pair, True
+
+
+def confirm_with_magic_link(member_id: int, token: str) -> None:
+    """Use up a sign-in link of this member as proof of the e-mail (instead of a password).
+
+    Members who joined by link have no password they know; a fresh link confirms a step as
+    grave as deleting the account.
+    """
+    used = db.session.execute(
+        update(MagicLinkToken)
+        .where(
+            MagicLinkToken.token_hash == sha256_hex(token),
+            MagicLinkToken.member_id == member_id,
+            MagicLinkToken.used_at.is_(None),
+            MagicLinkToken.expires_at > utcnow(),
+        )
+        .values(used_at=utcnow())
+        .returning(MagicLinkToken.id)
+    ).first()
+    if used is None:
+        raise _invalid_link()

@@ -7,10 +7,11 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.accounts.models import Member
 from app.auth.access import MANAGER_ROLES, current_identity, member_required, staff_required
+from app.auth.magic_links import confirm_with_magic_link
 from app.auth.passwords import password_matches
 from app.db import iso_or_none
 from app.errors import Problem
@@ -25,7 +26,17 @@ blp = Blueprint("privacy", __name__, url_prefix="/api/v1", description="Your dat
 
 
 class EraseMeSchema(Schema):
-    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    password = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    magic_link_token = fields.String(
+        load_default=None,
+        validate=validate.Length(min=10, max=200),
+        metadata={"description": "Instead of the password: the token of a fresh sign-in link."},
+    )
+
+    @validates_schema
+    def _one_proof(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if (data.get("password") is None) == (data.get("magic_link_token") is None):
+            raise ValidationError("Send either password or magic_link_token.", "password")
 
 
 class StaffEraseSchema(Schema):
@@ -66,14 +77,19 @@ class MyExport(MethodView):
 class EraseMe(MethodView):
     @blp.arguments(EraseMeSchema)
     @blp.response(200, ErasureSchema)
-    @blp.alt_response(401, description="invalid-credentials")
+    @blp.alt_response(401, description="invalid-credentials, invalid-magic-link")
     @blp.alt_response(410, description="member-erased")
     @member_required
     def delete(self, body: dict[str, Any]) -> MemberErasure:
-        """Delete my account: my personal data is erased for good."""
+        """Delete my account: my personal data is erased for good.
+
+        Confirm with the password, or (accounts made by sign-in link) with a fresh link's token.
+        """
         member = current_member()
         refuse_erased(member.id)
-        if not password_matches(member.password_hash, body["password"]):
+        if body["magic_link_token"] is not None:
+            confirm_with_magic_link(member.id, body["magic_link_token"])
+        elif not password_matches(member.password_hash, body["password"]):
             raise Problem(
                 "invalid-credentials", 401, "Invalid credentials", "The password is wrong."
             )

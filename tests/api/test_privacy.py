@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 
 from app.accounts.models import Member
 from app.campaigns import service as coupon_service
@@ -25,6 +25,7 @@ from app.extensions import db
 from app.fraud.models import Attempt, StaffAudit
 from app.idempotency import IdempotencyKey
 from app.ledger.models import LedgerEntry, Purchase
+from app.memberships.models import Membership
 from app.privacy.registry import NOT_EXPORTED, covered_tables, export_sources
 from app.push.models import PushSubscription
 from coupons.rules import Benefit, BenefitKind
@@ -41,7 +42,30 @@ BIRTHDAY = "1987-11-23"
 
 def _rich_member(shop: Shop) -> NewMember:
     """Sign a member up and give them a row in as many tables as the API allows."""
-    member = sign_up(shop, EMAIL, NAME, consents={"marketing": True})
+    referrer = shop.login_member(1)
+    referral = shop.client.get("/api/v1/me/referrals", headers=bearer(referrer)).get_json()
+    plan = shop.client.post(
+        "/api/v1/membership-plans",
+        json={
+            "name": "Plus",
+            "sku": "PLUS",
+            "price_cents": 2900,
+            "duration_months": 12,
+            "points_multiplier_percent": 150,
+            "monthly_coupon": {"kind": "amount_off", "amount_cents": 300},
+        },
+        headers=bearer(shop.login_staff("manager")),
+    )
+    assert plan.status_code == 201, plan.get_json()
+    member = sign_up(
+        shop,
+        EMAIL,
+        NAME,
+        consents={"marketing": True},
+        referral_code=referral["code"],
+        address="10.9.9.9",
+        device_id="zelda-phone-1",
+    )
     headers = bearer(member.token)
     shop.client.patch(
         "/api/v1/me/profile",
@@ -62,7 +86,9 @@ def _rich_member(shop: Shop) -> NewMember:
     code = card_code_of(shop, member.member_id)
     lines = [{"sku": "COFFEE", "amount_cents": 5000, "category": "drinks"}]
     assert purchase(shop.client, till, code, 5000, receipt_id="Z-1", lines=lines).status_code == 201
-    assert purchase(shop.client, till, code, 30000, receipt_id="Z-2").status_code == 201
+    plus = [{"sku": "PLUS", "amount_cents": 2900}, {"sku": "TEA", "amount_cents": 27100}]
+    assert purchase(shop.client, till, code, 30000, receipt_id="Z-2", lines=plus).status_code == 201
+    assert purchase(shop.client, till, code, 2000, receipt_id="Z-4").status_code == 201
     assert refund(shop.client, till, "Z-2", 1000).status_code == 201
     with shop.app.app_context():
         issued = coupon_service.issue_member_coupon(
@@ -85,16 +111,15 @@ def _rich_member(shop: Shop) -> NewMember:
     return member
 
 
-def _member_tables() -> dict[str, str]:
-    """Return every table with a member column, and that column's name."""
-    found = {}
+def _member_tables() -> dict[str, list[str]]:
+    """Return every table that names a member, with the columns that do."""
+    found: dict[str, list[str]] = {"members": ["id"]}
     for table in Base.metadata.sorted_tables:
         for column in table.columns:
             if column.name == "member_id" or any(
                 fk.column.table.name == "members" for fk in column.foreign_keys
             ):
-                found[table.name] = column.name
-    found["members"] = "id"
+                found.setdefault(table.name, []).append(column.name)
     return found
 
 
@@ -136,6 +161,11 @@ def test_export_holds_every_row_of_the_member_and_none_of_another(shop: Shop) ->
         "push_subscriptions",
         "attempts",
         "refresh_tokens",
+        "referrals",
+        "sightings",
+        "memberships",
+        "membership_grants",
+        "membership_bonuses",
     ):
         assert data[section], f"the test should give the member rows in {section}"
     assert data["member"][0]["email"] == EMAIL and "password_hash" not in data["member"][0]
@@ -143,17 +173,21 @@ def test_export_holds_every_row_of_the_member_and_none_of_another(shop: Shop) ->
     assert all("token_hash" not in row for row in data["refresh_tokens"])
     assert all("sealed_code" not in row for row in data["coupons"])
     with shop.app.app_context():
-        for table_name, column in _member_tables().items():
+        for table_name, columns in _member_tables().items():
             table = Base.metadata.tables[table_name]
+            names_member = or_(*(table.c[column] == member.member_id for column in columns))
             expected = db.session.scalar(
-                select(func.count()).select_from(table).where(table.c[column] == member.member_id)
+                select(func.count()).select_from(table).where(names_member)
             )
             sources = [s for s in export_sources() if s.tables[0] == table_name]
             if not sources:
                 continue
             exported = data[sources[0].name]
             assert len(exported) == expected, table_name
-            assert all(row.get(column) == member.member_id for row in exported), table_name
+            for row in exported:  # columns naming the other side of a referral are left out
+                assert any(row.get(c) == member.member_id for c in columns if c in row) or not any(
+                    c in row for c in columns
+                ), table_name
         purchase_ids = set(
             db.session.scalars(select(Purchase.id).where(Purchase.member_id == member.member_id))
         )
@@ -174,6 +208,7 @@ def _totals(app: Flask) -> dict[str, Any]:
             "sales": db.session.scalar(select(func.sum(Purchase.amount_cents))),
             "refunded": db.session.scalar(select(func.sum(Purchase.refunded_cents))),
             "discounts": db.session.scalar(select(func.sum(Redemption.discount_cents))),
+            "membership_revenue": db.session.scalar(select(func.sum(Membership.price_cents))),
             "balances": db.session.scalar(select(func.sum(Member.points_balance))),
         }
         db.session.rollback()
@@ -244,6 +279,26 @@ def test_deleting_my_account_leaves_no_personal_datum_and_the_books_whole(
         "/api/v1/me", json={"password": member.password}, headers=bearer(member.token)
     )
     assert again.status_code in (401, 410)
+
+
+def test_a_member_who_joined_by_link_confirms_deletion_with_a_fresh_link(shop: Shop) -> None:
+    shop.app.config["MAIL_SENDER"] = "memory"
+    shop.app.extensions.pop("lw_mail_sender", None)
+    outbox = shop.app.extensions.setdefault("lw_mail_outbox", [])
+    outbox.clear()
+    member = sign_up(shop, "linkonly@example.org", "Link Only")
+    neither = shop.client.delete("/api/v1/me", json={}, headers=bearer(member.token))
+    assert neither.status_code == 422
+    forged = shop.client.delete(
+        "/api/v1/me", json={"magic_link_token": "lwm_forged-token"}, headers=bearer(member.token)
+    )
+    assert forged.status_code == 401 and forged.get_json()["type"] == "invalid-magic-link"
+    shop.client.post("/api/v1/auth/magic-link", json={"email": "linkonly@example.org"})
+    token = outbox[-1].text.split("#/magic/")[1].split()[0]
+    response = shop.client.delete(
+        "/api/v1/me", json={"magic_link_token": token}, headers=bearer(member.token)
+    )
+    assert response.status_code == 200, response.get_json()
 
 
 def test_staff_export_and_erasure_are_audited_and_managers_only(shop: Shop) -> None:
