@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app, has_request_context, request
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -82,8 +82,9 @@ def _token_pair(identity: Identity, family_id: str | None = None) -> TokenPair:
     )
 
 
-def _client_address() -> str | None:
-    return (request.remote_addr or None) if has_request_context() else None
+def device_hash(device_id: str | None) -> str | None:
+    """Return the form of an app's device id that leaves the auth package (its SHA-256)."""
+    return sha256_hex(device_id) if device_id else None
 
 
 def register_member(
@@ -98,7 +99,8 @@ def register_member(
     """Create a member account and log it in.
 
     Announces ``member.signed_up`` with what the sign-up brought along (a referral code, the
-    consents ticked, the device and address), for the referral and consent packages.
+    consents ticked, a hash of the device id), for the referral and consent packages. Events
+    may travel on (the outbox, webhooks), so they carry no raw device id and no address.
     """
     email = normalise_email(email)
     if db.session.scalar(select(Member.id).where(Member.email == email)) is not None:
@@ -118,8 +120,7 @@ def register_member(
             "member.signed_up",
             {
                 "referral_code": referral_code,
-                "device_id": device_id,
-                "client_address": _client_address(),
+                "device_hash": device_hash(device_id),
                 "consents": dict(consents or {}),
             },
             member_id=member.id,
@@ -136,7 +137,7 @@ def login_member(
         publish(
             DomainEvent(
                 "member.logged_in",
-                {"device_id": device_id, "client_address": _client_address()},
+                {"device_hash": device_hash(device_id)},
                 member_id=member.id,
             )
         )

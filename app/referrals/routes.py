@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.auth.access import current_identity, member_required
+from app.auth.service import device_hash
 from app.referrals import service
 from wallet.qr import render_qr_svg
 
@@ -84,7 +85,7 @@ class ClaimReferral(MethodView):
         referral = service.claim_referral(
             current_identity().subject_id,
             body["code"],
-            device_id=body["device_id"],
+            device=device_hash(body["device_id"]),
             client_address=request.remote_addr,
         )
         return service.referral_view(referral)

@@ -27,13 +27,12 @@ off, 500). Each referral is locked while it is settled and paid once: the job is
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from sqlalchemy import func, select
 
 from app.accounts.models import Member
@@ -88,9 +87,8 @@ def canonical_email(email: str) -> str:
     return f"{local}@{domain}"
 
 
-def device_hash(device_id: str | None) -> str | None:
-    """Return the stored form of an app's device id."""
-    return hashlib.sha256(device_id.encode()).hexdigest() if device_id else None
+def _request_address() -> str | None:
+    return (request.remote_addr or None) if has_request_context() else None
 
 
 def normalise_code(code: str) -> str:
@@ -122,15 +120,18 @@ def referral_link(code: str) -> str:
 
 
 def record_sighting(event: DomainEvent) -> None:
-    """Remember a sign-up's or login's device and address (a subscriber)."""
+    """Remember a sign-up's or login's device and address (a subscriber).
+
+    The device comes as the hash the auth package published; the address is the request's.
+    """
     if event.member_id is None:
         return
     db.session.add(
         MemberSighting(
             member_id=event.member_id,
             kind="signup" if event.type == "member.signed_up" else "login",
-            device_hash=device_hash(event.data.get("device_id")),
-            client_address=event.data.get("client_address"),
+            device_hash=event.data.get("device_hash"),
+            client_address=_request_address(),
             seen_at=utcnow(),
         )
     )
@@ -213,10 +214,13 @@ def link_referral(
     referee_id: int,
     code: str,
     *,
-    device_id: str | None = None,
+    device: str | None = None,
     client_address: str | None = None,
 ) -> Referral:
-    """Link a member to the referrer whose code they used (refused ones are kept too)."""
+    """Link a member to the referrer whose code they used (refused ones are kept too).
+
+    ``device`` is the hash of the new member's device id (``app.auth.service.device_hash``).
+    """
     code = normalise_code(code)
     owner = db.session.scalar(select(ReferralCode).where(ReferralCode.code == code))
     if owner is None:
@@ -231,7 +235,7 @@ def link_referral(
     referrer = db.session.get_one(Member, owner.member_id)
     referee = db.session.get_one(Member, referee_id)
     now = utcnow()
-    rejection = _rejection(referrer, referee, device_hash(device_id), client_address, now)
+    rejection = _rejection(referrer, referee, device, client_address, now)
     referral = Referral(
         referrer_id=referrer.id,
         referee_id=referee.id,
@@ -260,13 +264,13 @@ def link_at_signup(event: DomainEvent) -> None:
         link_referral(
             event.member_id,
             normalised,
-            device_id=event.data.get("device_id"),
-            client_address=event.data.get("client_address"),
+            device=event.data.get("device_hash"),
+            client_address=_request_address(),
         )
 
 
 def claim_referral(
-    member_id: int, code: str, *, device_id: str | None, client_address: str | None
+    member_id: int, code: str, *, device: str | None, client_address: str | None
 ) -> Referral:
     """Enter a referral code after sign-up: only soon after joining and before any purchase."""
     member = db.session.get_one(Member, member_id)
@@ -279,7 +283,7 @@ def claim_referral(
             "Too late for a referral code",
             "A code can be entered only in the first days after joining, before a purchase.",
         )
-    return link_referral(member_id, code, device_id=device_id, client_address=client_address)
+    return link_referral(member_id, code, device=device, client_address=client_address)
 
 
 # --- qualification and payout --------------------------------------------------------------

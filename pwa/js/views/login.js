@@ -1,5 +1,6 @@
 /**
  * `#/login`: members sign in or join. Till and staff sign-ins live on their own views.
+ * `#/join?ref=CODE` (a member's referral link) opens the join form with the code filled in.
  *
  * Signing in asks for the member account explicitly (`account: "member"`), so an e-mail that
  * also belongs to a staff account still opens the member's wallet here.
@@ -7,7 +8,7 @@
 
 import { api } from "../api.js";
 import { navigate } from "../router.js";
-import { setSession } from "../session.js";
+import { getDeviceId, setSession } from "../session.js";
 import { busy, field, formValues, h, problemBox, replace } from "../ui.js";
 
 function signInForm(message) {
@@ -32,7 +33,7 @@ function signInForm(message) {
     try {
       const pair = await api("/auth/login", {
         method: "POST",
-        body: { email: values.email, password: values.password, account: "member" },
+        body: { email: values.email, password: values.password, account: "member", device_id: getDeviceId() },
       });
       setSession("member", { ...pair, email: values.email });
       navigate("/card");
@@ -45,7 +46,7 @@ function signInForm(message) {
   return form;
 }
 
-function joinForm(message) {
+function joinForm(message, referralCode) {
   const form = h(
     "form",
     { class: "stack", "aria-label": "Join", novalidate: true },
@@ -58,6 +59,7 @@ function joinForm(message) {
       required: true,
       minlength: 8,
     }),
+    field("Referral code (optional)", { name: "referral_code", autocomplete: "off", maxlength: 32, value: referralCode || "" }),
     message,
     h("button", { type: "submit", class: "primary" }, "Join and get my card"),
   );
@@ -71,7 +73,9 @@ function joinForm(message) {
     }
     const done = busy(form);
     try {
-      const registered = await api("/auth/register", { method: "POST", body: values });
+      const body = { ...values, device_id: getDeviceId() };
+      if (!body.referral_code) delete body.referral_code;
+      const registered = await api("/auth/register", { method: "POST", body });
       setSession("member", { ...registered, role: "member", email: values.email });
       navigate("/card");
     } catch (error) {
@@ -84,13 +88,14 @@ function joinForm(message) {
 }
 
 /** Render the member sign-in and join forms. */
-export function renderLogin(outlet) {
+export function renderLogin(outlet, params) {
+  const referralCode = params && params.get("ref");
   const message = h("div", { class: "message", "aria-live": "polite" });
   const panel = h("div", { class: "panel" });
   const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Sign in or join" });
   const show = (which) => {
     for (const tab of tabs.children) tab.setAttribute("aria-selected", String(tab.dataset.tab === which));
-    replace(panel, which === "join" ? joinForm(message) : signInForm(message));
+    replace(panel, which === "join" ? joinForm(message, referralCode) : signInForm(message));
   };
   tabs.append(
     h("button", { type: "button", role: "tab", dataset: { tab: "signin" }, onclick: () => show("signin") }, "Sign in"),
@@ -111,5 +116,5 @@ export function renderLogin(outlet) {
       ),
     ),
   );
-  show("signin");
+  show(referralCode ? "join" : "signin");
 }

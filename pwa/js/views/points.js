@@ -119,6 +119,7 @@ export function renderPoints(outlet) {
     { class: "view view-points" },
     summary,
     expiringBox,
+    h("p", {}, h("a", { href: "#/referrals", id: "invite-link" }, "Invite friends and earn points")),
     h("h2", {}, "History"),
     list,
     historyStatus,
