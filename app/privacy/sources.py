@@ -2,7 +2,8 @@
 
 The tables of the foundation (accounts, cards, ledger, coupons, rewards, push, fraud) were
 built before the registry; they are declared here, in one place, instead of in each of their
-packages. Packages built since declare their own tables next to their models.
+packages, together with the profile and consent tables built with the registry. Packages built
+since declare their own tables next to their models.
 
 Retention periods (changeable with ``PRIVACY_RETENTION_<TABLE>_DAYS``; ``docs/privacy.md``
 says why each is what it is):
@@ -37,7 +38,8 @@ from app.privacy.registry import (
     register_retention,
 )
 from app.privacy.rows import row_dict, rows_of
-from app.profiles.models import MemberProfile
+from app.profiles.consent import has_consent
+from app.profiles.models import CONSENT_PURPOSES, ConsentRecord, MemberProfile
 from app.push.models import PushSubscription
 
 
@@ -127,6 +129,24 @@ def _erase_profile(member_id: int) -> None:
     db.session.execute(delete(MemberProfile).where(MemberProfile.member_id == member_id))
 
 
+def _withdraw_consents(member_id: int) -> None:
+    # The history stays (proof for what was sent before); erasure withdraws every consent, so
+    # has_consent answers False from now on.
+    for purpose in CONSENT_PURPOSES:
+        if has_consent(member_id, purpose):
+            db.session.add(
+                ConsentRecord(
+                    member_id=member_id,
+                    purpose=purpose,
+                    granted=False,
+                    source="app",
+                    wording_version="erasure",
+                    recorded_at=utcnow(),
+                )
+            )
+    db.session.flush()
+
+
 def _revoke_cards(member_id: int) -> None:
     card_ids = list(db.session.scalars(select(Card.id).where(Card.member_id == member_id)))
     serials = [card_serial_number(card_id) for card_id in card_ids]
@@ -178,6 +198,7 @@ def _void_open_coupons(member_id: int) -> None:
 
 
 register_eraser("profile", _erase_profile)
+register_eraser("consents", _withdraw_consents)
 register_eraser("cards", _revoke_cards)
 register_eraser("logins", _end_logins)
 register_eraser("push_subscriptions", _delete_push_subscriptions)

@@ -27,6 +27,7 @@ from app.idempotency import IdempotencyKey
 from app.ledger.models import LedgerEntry, Purchase
 from app.memberships.models import Membership
 from app.privacy.registry import NOT_EXPORTED, covered_tables, export_sources
+from app.profiles.consent import has_consent
 from app.push.models import PushSubscription
 from coupons.rules import Benefit, BenefitKind
 from tests.api.ledger_helpers import assert_ledger_consistent, purchase, refund
@@ -258,6 +259,9 @@ def test_deleting_my_account_leaves_no_personal_datum_and_the_books_whole(
     for datum in (EMAIL, NAME, PHONE_DIGITS, BIRTHDAY, "zelda", "Quixote"):
         assert datum.lower() not in dump_after.lower(), datum
     assert _totals(shop.app) == before
+    with shop.app.app_context():
+        assert not has_consent(member.member_id, "marketing")  # erasure withdrew it
+        db.session.rollback()
     assert_ledger_consistent(shop.app)
     verified = runner.invoke(args=["ledger", "verify"])
     assert verified.exit_code == 0 and "every balance adds up" in verified.output
