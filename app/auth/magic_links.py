@@ -32,6 +32,7 @@ from app.auth.service import (
 from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
+from app.fraud.rules import screen_member_signup
 from app.mail import EmailMessage, send_email
 
 MAGIC_PREFIX = "lwm_"
@@ -115,6 +116,7 @@ def redeem_magic_link(token: str) -> tuple[TokenPair, bool]:
     existing = db.session.scalar(select(Member).where(Member.email == email))
     if existing is not None:  # joined another way since the link was sent
         return login_member(existing), False
+    screen_member_signup()  # the same sign-up rules as the password form
     _member, pair = register_member(
         email,
         # No password: the member signs in by link until they choose one.
