@@ -67,10 +67,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(check_access_early)
     transactions.init_app(app)
     _register_blueprints(api)
-    _subscribe_to_domain_events(app)
     _register_public_documents(app)
     _register_cli(app)
+    _subscribe_to_events(app)
     return app
+
+
+def _subscribe_to_events(app: Flask) -> None:
+    from app.cards.pass_updates import subscribe_pass_updates
+    from app.events import subscribe
+    from app.memberships import service as memberships
+    from app.profiles.service import record_signup_consents
+    from app.referrals import service as referrals
+
+    subscribe_pass_updates(app)
+    subscribe(app, "member.signed_up", record_signup_consents)
+    subscribe(app, "member.signed_up", referrals.record_sighting)
+    subscribe(app, "member.logged_in", referrals.record_sighting)
+    subscribe(app, "member.signed_up", referrals.link_at_signup)
+    subscribe(app, "purchase.booked", referrals.note_qualifying_purchase)
+    subscribe(app, "purchase.booked", memberships.on_purchase_booked)
+    subscribe(app, "purchase.refunded", memberships.on_purchase_refunded)
 
 
 def _register_blueprints(api: Api) -> None:
@@ -89,6 +106,7 @@ def _register_blueprints(api: Api) -> None:
     from app.referrals.routes import blp as referrals_blp
     from app.rewards.routes import blp as rewards_blp
     from app.stores.routes import blp as stores_blp
+    from app.till.routes import blp as till_blp
 
     blueprints = (
         auth_blp,
@@ -105,25 +123,11 @@ def _register_blueprints(api: Api) -> None:
         campaigns_blp,
         fraud_blp,
         stores_blp,
+        till_blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     register_pass_blueprints(api)
-
-
-def _subscribe_to_domain_events(app: Flask) -> None:
-    from app.events import subscribe
-    from app.memberships import service as memberships
-    from app.profiles.service import record_signup_consents
-    from app.referrals import service as referrals
-
-    subscribe(app, "member.signed_up", record_signup_consents)
-    subscribe(app, "member.signed_up", referrals.record_sighting)
-    subscribe(app, "member.logged_in", referrals.record_sighting)
-    subscribe(app, "member.signed_up", referrals.link_at_signup)
-    subscribe(app, "purchase.booked", referrals.note_qualifying_purchase)
-    subscribe(app, "purchase.booked", memberships.on_purchase_booked)
-    subscribe(app, "purchase.refunded", memberships.on_purchase_refunded)
 
 
 def _register_public_documents(app: Flask) -> None:

@@ -14,6 +14,7 @@ from app.profiles.models import ConsentRecord, MemberProfile
 from app.push.models import PushSubscription
 from app.referrals import models as referrals_models  # noqa: F401  (codes, referrals, sightings)
 from app.rewards import models as rewards_models  # noqa: F401  (rewards, stamp cards)
+from app.settings_cache import SettingsVersion
 from app.stores.models import Store, Till
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Member",
     "PushSubscription",
     "RefreshToken",
+    "SettingsVersion",
     "StaffAccount",
     "Store",
     "Till",

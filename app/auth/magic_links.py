@@ -32,7 +32,7 @@ from app.auth.service import (
 from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
-from app.fraud.rules import screen_member_signup
+from app.fraud.verdict import screen_member_signup
 from app.mail import EmailMessage, send_email
 
 MAGIC_PREFIX = "lwm_"

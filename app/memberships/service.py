@@ -39,13 +39,13 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from app.accounts.models import Member
+from app.campaigns.issuing import issue_member_coupon
 from app.campaigns.models import Coupon
-from app.campaigns.service import issue_member_coupon
 from app.db import iso_or_none, utcnow
 from app.errors import Problem
 from app.events import DomainEvent, publish
 from app.extensions import db
-from app.fraud.events import raise_event
+from app.fraud.attempts import raise_event
 from app.ledger.earning import load_programme
 from app.ledger.models import Purchase
 from app.ledger.service import post_ledger_entry

@@ -36,12 +36,12 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import func, select
 
 from app.accounts.models import Member
-from app.campaigns.service import issue_member_coupon
+from app.campaigns.issuing import issue_member_coupon
 from app.db import iso_or_none, utcnow
 from app.errors import Problem
 from app.events import DomainEvent
 from app.extensions import db
-from app.fraud.events import raise_event
+from app.fraud.attempts import raise_event
 from app.fraud.models import FraudEvent
 from app.ledger.models import LedgerEntry, Purchase
 from app.ledger.service import post_ledger_entry

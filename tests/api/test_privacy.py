@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import func, insert, or_, select
 
 from app.accounts.models import Member
-from app.campaigns import service as coupon_service
+from app.campaigns.issuing import issue_member_coupon
 from app.campaigns.models import Redemption
 from app.cards.models import Card
 from app.db import Base, utcnow
@@ -92,7 +92,7 @@ def _rich_member(shop: Shop) -> NewMember:
     assert purchase(shop.client, till, code, 2000, receipt_id="Z-4").status_code == 201
     assert refund(shop.client, till, "Z-2", 1000).status_code == 201
     with shop.app.app_context():
-        issued = coupon_service.issue_member_coupon(
+        issued = issue_member_coupon(
             member.member_id, Benefit(BenefitKind.AMOUNT_OFF, amount_cents=200), source="test"
         )
         db.session.commit()
