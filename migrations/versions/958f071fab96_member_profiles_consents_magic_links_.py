@@ -1,7 +1,7 @@
 """member profiles, consents, magic links, privacy, referrals and paid memberships
 
 Revision ID: 958f071fab96
-Revises: dfe14ed52559
+Revises: a9c4e1f7b209
 Create Date: 2026-12-01 22:28:41.346036
 
 """
@@ -13,7 +13,7 @@ import app.db
 
 # revision identifiers, used by Alembic.
 revision = '958f071fab96'
-down_revision = 'dfe14ed52559'
+down_revision = 'a9c4e1f7b209'
 branch_labels = None
 depends_on = None
 
