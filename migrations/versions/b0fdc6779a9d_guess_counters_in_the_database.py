@@ -1,7 +1,7 @@
 """guess counters in the database (brute-force defence without Redis)
 
 Revision ID: b0fdc6779a9d
-Revises: a9c4e1f7b209
+Revises: 958f071fab96
 Create Date: 2026-12-01 22:36:12.424298
 
 """
@@ -13,7 +13,7 @@ import app.db
 
 # revision identifiers, used by Alembic.
 revision = 'b0fdc6779a9d'
-down_revision = 'a9c4e1f7b209'
+down_revision = '958f071fab96'
 branch_labels = None
 depends_on = None
 
