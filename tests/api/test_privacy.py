@@ -32,6 +32,7 @@ from app.push.models import PushSubscription
 from coupons.rules import Benefit, BenefitKind
 from tests.api.ledger_helpers import assert_ledger_consistent, purchase, refund
 from tests.api.member_helpers import NewMember, card_code_of, sign_up
+from tests.api.test_push import Browser
 from tests.conftest import TEST_DATABASE_URL, Shop, bearer
 
 NAME = "Zelda Quixote-Harrow"
@@ -77,8 +78,9 @@ def _rich_member(shop: Shop) -> NewMember:
     push = shop.client.post(
         "/api/v1/me/push-subscriptions",
         json={
-            "endpoint": "https://push.example.org/zelda-endpoint",
-            "keys": {"p256dh": "B" * 87, "auth": "A" * 22},
+            # A public address and real browser keys: the push guard refuses anything else.
+            "endpoint": "https://1.1.1.1/zelda-endpoint",
+            "keys": Browser().keys(),
         },
         headers=headers,
     )
