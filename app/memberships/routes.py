@@ -108,7 +108,7 @@ class EndMembership(MethodView):
     def post(self, body: dict[str, Any], membership_id: int) -> dict[str, Any]:
         """End a membership's benefits now (cancelled, or refunded outside the till)."""
         membership: Membership = service.end_membership_by_id(
-            membership_id, body["status"], body["reason"]
+            membership_id, body["status"], body["reason"], current_identity().subject_id
         )
         return service.membership_view(membership)
 

@@ -55,6 +55,7 @@ from app.memberships.models import (
     MembershipGrant,
     MembershipPlan,
 )
+from app.stores import scope
 from coupons.rules import Benefit
 
 DEFAULT_REMINDER_DAYS = 14
@@ -367,13 +368,17 @@ def end_membership(
     return membership
 
 
-def end_membership_by_id(membership_id: int, status: str, reason: str) -> Membership:
-    """End a membership by a manager's decision."""
+def end_membership_by_id(
+    membership_id: int, status: str, reason: str, staff_id: int | None = None
+) -> Membership:
+    """End a membership by a manager's decision (one sold in a store: a manager of it)."""
     membership = db.session.get(Membership, membership_id)
     if membership is None:
         raise Problem(
             "unknown-membership", 404, "Unknown membership", f"No membership {membership_id}."
         )
+    if staff_id is not None:
+        scope.require_store(staff_id, membership.store_id)
     return end_membership(membership, status, reason)
 
 

@@ -23,6 +23,7 @@ from app.ledger.models import LedgerEntry
 from coupons.codes import format_code, generate_code
 from tests.api.ledger_helpers import purchase
 from tests.api.test_coupon_helpers import new_codes, redeem
+from tests.api.test_memberships import PLUS
 from tests.conftest import Shop, bearer
 
 # Routes that touch no single store's data (members are the chain's, settings are chain-wide)
@@ -73,13 +74,9 @@ CHAIN_WIDE = {
     ("GET", "/api/v1/branding"): "chain-wide setting",
 }
 
-# Staff routes that touch a store's records but are not scoped yet (follow-ups, named so the
-# walk still knows every route).
-NOT_YET_SCOPED = {
-    ("POST", "/api/v1/memberships/<int:membership_id>/end"): (
-        "a membership sold at a till has a store; landed with issue 13 after this walk"
-    ),
-}
+# Staff routes that touch a store's records but are not scoped yet (none now; a follow-up
+# would be named here so the walk still knows every route).
+NOT_YET_SCOPED: dict[tuple[str, str], str] = {}
 
 
 def _scoped_calls(ids: dict[str, Any]) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
@@ -142,6 +139,10 @@ def _scoped_calls(ids: dict[str, Any]) -> dict[tuple[str, str], tuple[str, dict[
             f"/api/v1/fraud/events/{ids['event_b']}",
             {},
         ),
+        ("POST", "/api/v1/memberships/<int:membership_id>/end"): (
+            f"/api/v1/memberships/{ids['membership_b']}/end",
+            {"status": "cancelled", "reason": "scope test"},
+        ),
         ("POST", "/api/v1/fraud/events/<int:event_id>/resolve"): (
             f"/api/v1/fraud/events/{ids['event_b']}/resolve",
             {"resolution": "legitimate"},
@@ -184,6 +185,14 @@ def store_b_records(shop: Shop) -> dict[str, Any]:
     till_b = shop.open_till(1)
     booked = purchase(shop.client, till_b, shop.static_code(), 1500)
     assert booked.status_code == 201, booked.get_json()
+    plan = shop.client.post("/api/v1/membership-plans", json=PLUS, headers=admin)
+    assert plan.status_code == 201, plan.get_json()
+    plan_line = [{"sku": PLUS["sku"], "amount_cents": PLUS["price_cents"], "quantity": 1}]
+    sold = purchase(shop.client, till_b, shop.static_code(1), PLUS["price_cents"], lines=plan_line)
+    assert sold.status_code == 201, sold.get_json()
+    memberships = shop.client.get(
+        f"/api/v1/members/{shop.member_id(1)}/memberships", headers=admin
+    ).get_json()
     with shop.app.app_context():
         entry = db.session.get(LedgerEntry, booked.get_json()["entry_id"])
         assert entry is not None and entry.store_id == store_b
@@ -203,6 +212,7 @@ def store_b_records(shop: Shop) -> dict[str, Any]:
         else campaign.get_json()["id"],
         "promotion_b": promotion.get_json()["promotion_id"],
         "entry_b": booked.get_json()["entry_id"],
+        "membership_b": memberships["active"]["id"],
         "event_b": forged[0]["id"] if forged else 999_999,
     }
 
