@@ -8,21 +8,17 @@ one type and one wording wherever it happens:
 
 * ``refuse_blocked_till``: a till blocked after its session was opened is refused at once
   (``till-blocked``, 403), not only at its next login. The refusal is on record as an attempt.
-* ``refuse_blocked_card`` and ``refuse_blocked_member``: ``card-blocked`` or
-  ``member-blocked`` (403), for the card presented and the member it belongs to.
+* ``card_blocked`` and ``member_blocked``: the refusals of a blocked card or member; the till
+  pipeline reads both blocks with the member's row (``app.till.pipeline.load_member``).
 """
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import select
 
-from app.accounts.models import Member
 from app.errors import Problem
 from app.extensions import db
 from app.fraud.attempts import note_attempt
-from app.fraud.models import CardBlock
 from app.stores.models import Till
 
 
@@ -49,15 +45,3 @@ def refuse_blocked_till(till_id: int | None, store_id: int | None, staff_id: int
     if blocked is None or blocked:
         note_attempt("till-request", till_id=till_id, store_id=store_id, staff_id=staff_id)
         raise till_blocked()
-
-
-def refuse_blocked_card(card_id: uuid.UUID) -> None:
-    """Refuse a presented card with ``card-blocked`` if staff blocked it."""
-    if db.session.get(CardBlock, str(card_id)) is not None:
-        raise card_blocked()
-
-
-def refuse_blocked_member(member_id: int) -> None:
-    """Refuse a member with ``member-blocked`` if staff blocked them (no lock taken)."""
-    if db.session.scalar(select(Member.blocked).where(Member.id == member_id)):
-        raise member_blocked()

@@ -55,7 +55,7 @@ from app.ledger.purchases import (
     receipt_ref,
 )
 from app.rewards.stamps import record_stamps_for_purchase, reverse_stamps_for_refund
-from app.till.pipeline import TillContext, TillOperation, Visit, read_member
+from app.till.pipeline import TillContext, TillOperation, Visit
 
 DOUBLE_SCAN_SECONDS = 120
 DOUBLE_SCAN_OPERATION = "scan-lw2"
@@ -87,10 +87,6 @@ class Scan(TillOperation):
         if utcnow() - first.created_at > timedelta(seconds=DOUBLE_SCAN_SECONDS):
             return None
         return json.loads(first.response_body)
-
-    def check(self, till: TillContext, visit: Visit) -> None:
-        """Refuse a blocked member (a scan locks nothing)."""
-        read_member(visit)
 
     def risk(self, till: TillContext, visit: Visit) -> RiskContext | None:
         """Judge the scan."""
@@ -183,9 +179,9 @@ class BookPurchase(TillOperation):
             visit.member.id, lines, receipt_ref(till.store_id, body["receipt_id"])
         )
         return {
-            "purchase_id": booked.purchase.id,
+            "purchase_id": booked.purchase_id,
             "entry_id": booked.entry.id,
-            "points_earned": booked.purchase.points_earned,
+            "points_earned": booked.points_earned,
             "points_balance": booked.entry.balance_after,
             "tier": booked.tier.code,
             "promotion": booked.promotion.name if booked.promotion else None,
@@ -339,8 +335,6 @@ class ValidateCoupon(TillOperation):
 
     def check(self, till: TillContext, visit: Visit) -> None:
         """Evaluate the coupon; a refusal of its terms goes into the answer, not an error."""
-        if visit.member_id is not None:
-            read_member(visit)
         self.facts["evaluation"] = evaluate_coupon(
             self.facts["canonical"],
             place=till.place,
