@@ -41,7 +41,10 @@ format: $(STAMP) ## Format the code with ruff
 	@$(VENV)/bin/ruff format .
 	@$(VENV)/bin/ruff check --fix .
 
-bench: $(STAMP) ## Run the benchmarks (till request overhead, code generation)
+bench: $(STAMP) ## Load-test the till as in production (wrk; BENCH_DATABASE_URL=postgresql://... for PostgreSQL)
+	@$(PY) bench/run.py
+
+bench-codes: $(STAMP) ## Time issuing 100,000 coupon codes (pytest-benchmark)
 	@$(PY) -m pytest tests/bench -o addopts="" -q
 
 migration: $(STAMP) ## Generate a migration from model changes: make migration m="what changed"
@@ -50,4 +53,4 @@ migration: $(STAMP) ## Generate a migration from model changes: make migration m
 clean: ## Remove the venv, caches and the local instance folder (secrets and SQLite data!)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache instance
 
-.PHONY: help install run test lint format bench migration clean
+.PHONY: help install run test lint format bench bench-codes migration clean

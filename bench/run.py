@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -68,7 +69,10 @@ def web_command(app_dir: Path, port: int) -> list[str]:
     )
     command = line.removeprefix("web:").strip()
     command = command.replace("${PORT:-8000}", str(port)).replace("0.0.0.0", "127.0.0.1")
-    command = command.replace("${WEB_CONCURRENCY:-2}", os.environ.get("WEB_CONCURRENCY") or "2")
+    # ${NAME:-default}, as the shell would expand it (WEB_CONCURRENCY, GUNICORN_THREADS, ...)
+    command = re.sub(
+        r"\$\{(\w+):-([^}]*)\}", lambda match: os.environ.get(match[1]) or match[2], command
+    )
     words = shlex.split(command)
     words[0] = str(Path(sys.executable).parent / words[0])
     return words

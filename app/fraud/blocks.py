@@ -14,8 +14,12 @@ one type and one wording wherever it happens:
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from typing import Any
 
+from sqlalchemy import Row, select, true
+
+from app.accounts.models import StaffAccount
 from app.errors import Problem
 from app.extensions import db
 from app.fraud.attempts import note_attempt
@@ -39,9 +43,24 @@ def member_blocked() -> Problem:
     )
 
 
-def refuse_blocked_till(till_id: int | None, store_id: int | None, staff_id: int) -> None:
-    """Refuse a till request with ``till-blocked`` if staff blocked the till (or it is gone)."""
-    blocked = db.session.scalar(select(Till.blocked).where(Till.id == till_id))
-    if blocked is None or blocked:
+def refuse_blocked_till(
+    till_id: int | None, store_id: int | None, staff_id: int, *, also: Sequence[Any] = ()
+) -> tuple[str | None, list[Row[Any]]]:
+    """Refuse a till request with ``till-blocked`` if staff blocked the till (or it is gone).
+
+    Returns the cashier's e-mail (for the self-dealing rule) and the rows of the columns in
+    ``also`` (read in the same statement: the till asks for the settings versions here).
+    """
+    query = (
+        select(Till.blocked, StaffAccount.email, *also)
+        .select_from(Till)
+        .outerjoin(StaffAccount, StaffAccount.id == staff_id)
+        .where(Till.id == till_id)
+    )
+    if also:
+        query = query.outerjoin(also[0].table, true())
+    rows = list(db.session.execute(query))
+    if not rows or rows[0].blocked:
         note_attempt("till-request", till_id=till_id, store_id=store_id, staff_id=staff_id)
         raise till_blocked()
+    return rows[0].email, rows

@@ -158,6 +158,7 @@ class BookPurchase(TillOperation):
             card_id=visit.card.card_id,
             credential=visit.card.credential,
             amount_cents=self.payload["amount_cents"],
+            member_email=visit.member.email if visit.member else None,
         )
 
     def apply(self, till: TillContext, visit: Visit) -> Any:
@@ -215,6 +216,7 @@ class RefundPurchase(TillOperation):
             till.caller,
             member_id=visit.member_id,
             amount_cents=self.payload["amount_cents"],
+            member_email=visit.member.email if visit.member else None,
         )
 
     def apply(self, till: TillContext, visit: Visit) -> Any:

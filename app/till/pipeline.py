@@ -68,6 +68,7 @@ class TillContext:
     role: str
     client_address: str | None = None
     approval: Approval | None = None  # a manager's approval shown with the request
+    staff_email: str | None = None  # the cashier's e-mail, read with the till's block
 
     @property
     def scope(self) -> str:
@@ -93,6 +94,7 @@ class TillContext:
             till_id=self.till_id,
             store_id=self.store_id,
             client_address=self.client_address,
+            email=self.staff_email,
         )
 
 
