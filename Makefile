@@ -6,6 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 WEB_CONCURRENCY ?= 2
+GUNICORN_THREADS ?= 8
 STAMP := $(VENV)/.installed
 
 export FLASK_APP := app
@@ -26,7 +27,7 @@ run: $(STAMP) ## Migrate, seed the demo shop if empty, and serve on 127.0.0.1:PO
 	@$(VENV)/bin/flask seed-demo
 	@echo "Serving on http://127.0.0.1:$(PORT)  (API docs: http://127.0.0.1:$(PORT)/api/docs)"
 	@$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WEB_CONCURRENCY) \
-		--access-logfile - "app:create_app()"
+		--worker-class gthread --threads $(GUNICORN_THREADS) --access-logfile - "app:create_app()"
 
 test: $(STAMP) ## Run every test suite (PostgreSQL/Redis/Chromium suites skip when absent, fail in CI)
 	@$(PY) -m pytest
