@@ -17,13 +17,12 @@ content-type check) find what the API really sends.
 
 from __future__ import annotations
 
-import http
 import logging
 from typing import Any
 
+from apispec import BasePlugin
 from flask import Flask, Response, g, has_request_context, json, request
 from flask_smorest import Api
-from flask_smorest.utils import prepare_response
 from marshmallow import INCLUDE, Schema, fields
 from werkzeug.exceptions import HTTPException
 
@@ -232,6 +231,56 @@ def _from_http_exception(exc: HTTPException) -> Problem:
     )
 
 
+class ProblemSchema(Schema):
+    """The error body of every answer: RFC 9457 problem details (``application/problem+json``)."""
+
+    class Meta:
+        unknown = INCLUDE  # a refusal may add members (redeemed_at, retry_after, ...)
+
+    type = fields.String(required=True, metadata={"description": "stable kebab-case type"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    errors = fields.Dict(metadata={"description": "field problems (validation-error)"})
+
+
+class ProblemResponses(BasePlugin):
+    """An apispec plugin: every error answer of every operation is a problem document."""
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        """Give each 4xx/5xx response that names no content the problem+json content."""
+        for operation in (operations or {}).values():
+            for status, response in operation.get("responses", {}).items():
+                if str(status)[0] in "45" and isinstance(response, dict):
+                    response.setdefault(
+                        "content",
+                        {PROBLEM_MIMETYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                    )
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, documenting every error answer as ``application/problem+json``."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
+        assert self.spec is not None
+        if "Problem" not in self.spec.components.schemas:  # unless an error response did
+            self.spec.components.schema("Problem", schema=ProblemSchema)
+
+    def _register_responses(self) -> None:
+        # The error response components are built with the default response content type;
+        # build them with the problem type instead (success answers stay application/json).
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_MIMETYPE
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer every error of the app with problem+json."""
 
@@ -253,33 +302,3 @@ def register_error_handlers(app: Flask) -> None:
         return problem_response(
             Problem("internal-error", 500, "Internal error", "Something went wrong on our side.")
         )
-
-
-class ProblemSchema(Schema):
-    """An RFC 9457 problem document (the body of every error answer)."""
-
-    class Meta:
-        unknown = INCLUDE
-
-    type = fields.String(metadata={"description": "Stable kebab-case type (README)."})
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    errors = fields.Dict(metadata={"description": "Field problems, by location and field."})
-
-
-class ProblemApi(Api):
-    """flask-smorest's ``Api``, documenting error answers as ``application/problem+json``."""
-
-    ERROR_SCHEMA = ProblemSchema
-
-    def _register_responses(self) -> None:
-        for status in http.HTTPStatus:
-            response: dict[str, Any] = {"description": status.phrase}
-            if not (100 <= status < 200) and status not in (204, 304):
-                response["schema"] = self.ERROR_SCHEMA
-            prepare_response(response, self.spec, PROBLEM_MIMETYPE)
-            self.spec.components.response(status.name, response, lazy=True)
-        default = {"description": "An error (problem+json)", "schema": self.ERROR_SCHEMA}
-        prepare_response(default, self.spec, PROBLEM_MIMETYPE)
-        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
