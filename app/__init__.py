@@ -67,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(check_access_early)
     transactions.init_app(app)
     _register_blueprints(api)
+    _register_delivery(app)
     _register_public_documents(app)
     _register_cli(app)
     return app
@@ -100,6 +101,19 @@ def _register_blueprints(api: Api) -> None:
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     register_pass_blueprints(api)
+
+
+def _register_delivery(app: Flask) -> None:
+    """Record every domain event in the outbox; register what the worker delivers."""
+    from app.outbox.jobs import install_scheduled_jobs
+    from app.outbox.service import install_outbox_writer
+    from app.push.delivery import install_push_delivery
+    from app.webhooks.service import install_webhooks
+
+    install_outbox_writer(app)
+    install_push_delivery(app)
+    install_webhooks(app)
+    install_scheduled_jobs(app)
 
 
 def _register_public_documents(app: Flask) -> None:

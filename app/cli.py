@@ -24,6 +24,7 @@ from app.demo import seed_demo
 from app.extensions import db
 from app.idempotency import prune_idempotency_keys
 from app.ledger.cli import ledger_group, points_group
+from app.outbox.cli import worker_command
 
 
 def register_commands(app: Flask) -> None:
@@ -35,6 +36,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(coupons)
     app.cli.add_command(ledger_group)
     app.cli.add_command(points_group)
+    app.cli.add_command(worker_command)
 
 
 @click.command("create-admin")

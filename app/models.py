@@ -2,25 +2,31 @@
 
 from app.accounts.models import Member, StaffAccount, staff_stores
 from app.auth.models import RefreshToken
+from app.automations import models as automations_models  # noqa: F401  (automations, tasks)
 from app.campaigns import models as campaigns_models  # noqa: F401  (coupons, campaigns, sync)
 from app.cards.apple_web_service import ApplePassRegistration, ApplePassState  # noqa: F401
 from app.cards.models import Card
+from app.feedback import models as feedback_models  # noqa: F401  (surveys, complaints)
 from app.fraud.models import Attempt
 from app.idempotency import IdempotencyKey
 from app.ledger import models as ledger_models  # noqa: F401  (ledger, purchases, tiers)
-from app.push.models import PushSubscription
+from app.outbox import models as outbox_models  # noqa: F401  (outbox, attempts, job runs)
+from app.push.models import PushPreference, PushSubscription
 from app.rewards import models as rewards_models  # noqa: F401  (rewards, stamp cards)
 from app.stores.models import Store, Till
+from app.webhooks.models import WebhookEndpoint
 
 __all__ = [
     "Attempt",
     "Card",
     "IdempotencyKey",
     "Member",
+    "PushPreference",
     "PushSubscription",
     "RefreshToken",
     "StaffAccount",
     "Store",
     "Till",
+    "WebhookEndpoint",
     "staff_stores",
 ]

@@ -24,6 +24,7 @@ from app.auth.tokens import Identity, issue_access_token
 from app.cards.service import issue_card
 from app.db import utcnow
 from app.errors import Problem
+from app.events import DomainEvent, publish
 from app.extensions import db
 from app.stores.models import Till
 
@@ -96,6 +97,7 @@ def register_member(email: str, password: str, display_name: str) -> tuple[Membe
     except IntegrityError:
         raise _email_taken() from None
     issue_card(member.id)
+    publish(DomainEvent("member.signed_up", {"member_id": member.id}, member_id=member.id))
     return member, _token_pair(Identity("member", member.id, "member"))
 
 

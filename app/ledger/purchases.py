@@ -38,6 +38,7 @@ from app.auth.tokens import Identity
 from app.cards.presentation import present_card
 from app.db import utcnow
 from app.errors import Problem
+from app.events import DomainEvent, publish
 from app.extensions import db
 from app.fraud.attempts import update_attempt
 from app.fraud.rules import assess
@@ -140,6 +141,21 @@ def record_purchase(
     tier = refresh_tier(member.id, now=now, member_locked=True)
     stamps = record_stamps_for_purchase(member.id, lines, receipt_ref(store_id, receipt_id))
     db.session.flush()
+    publish(
+        DomainEvent(
+            "purchase.booked",
+            {
+                "purchase_id": purchase.id,
+                "receipt_id": receipt_id,
+                "amount_cents": amount_cents,
+                "currency": programme.currency,
+                "points_earned": points,
+                "points_balance": entry.balance_after,
+            },
+            member_id=member.id,
+            store_id=store_id,
+        )
+    )
     return {
         "purchase_id": purchase.id,
         "entry_id": entry.id,

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from tests.api.delivery_helpers import deliver
 from tests.conftest import Shop, bearer
 
 
@@ -126,7 +127,10 @@ def test_push_message_decrypts_with_the_subscribers_key_and_carries_a_valid_vapi
     assert subscribe(shop, token, endpoint, browser) == 200  # re-subscribing on launch is an upsert
 
     report = shop.client.post("/api/v1/me/push-subscriptions/test", headers=bearer(token))
-    assert report.get_json() == {"delivered": 1, "removed": 0, "failed": 0}
+    assert report.status_code == 202
+    assert report.get_json() == {"queued": 1}
+    assert push_service.received == [], "the request only queues; the worker sends"
+    assert deliver(shop.app) == 1
 
     [message] = push_service.received
     headers = {k.lower(): v for k, v in message["headers"].items()}
@@ -153,6 +157,7 @@ def test_a_stranger_cannot_decrypt_the_message(shop: Shop, push_service: PushSer
     token = shop.login_member()
     subscribe(shop, token, f"{push_service.url}/push/x", Browser())
     shop.client.post("/api/v1/me/push-subscriptions/test", headers=bearer(token))
+    deliver(shop.app)
     with pytest.raises(Exception):  # noqa: B017 (any decryption failure will do)
         Browser().decrypt(push_service.received[0]["body"])
 
@@ -162,11 +167,13 @@ def test_gone_subscription_is_removed(shop: Shop, push_service: PushService) -> 
     subscribe(shop, token, f"{push_service.url}/push/gone", Browser())
     push_service.status = 410
     first = shop.client.post("/api/v1/me/push-subscriptions/test", headers=bearer(token)).get_json()
-    assert first == {"delivered": 0, "removed": 1, "failed": 0}
+    assert first == {"queued": 1}
+    deliver(shop.app)
     second = shop.client.post(
         "/api/v1/me/push-subscriptions/test", headers=bearer(token)
     ).get_json()
-    assert second == {"delivered": 0, "removed": 0, "failed": 0}
+    assert second == {"queued": 0}, "the 410 removed the subscription"
+    deliver(shop.app)
     assert len(push_service.received) == 1
 
 
@@ -175,7 +182,8 @@ def test_a_member_only_pushes_to_their_own_devices(shop: Shop, push_service: Pus
     report = shop.client.post(
         "/api/v1/me/push-subscriptions/test", headers=bearer(shop.login_member(1))
     )
-    assert report.get_json()["delivered"] == 0
+    assert report.get_json()["queued"] == 0
+    deliver(shop.app)
     assert push_service.received == []
 
 

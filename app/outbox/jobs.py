@@ -1,0 +1,23 @@
+"""The worker's daily jobs, registered in one place.
+
+``install_scheduled_jobs(app)`` registers each daily job with ``register_scheduled_job`` (see
+``app.outbox.worker`` for how exactly one worker runs each once a day). To add a job, write a
+function ``job(as_of: datetime) -> None`` that works in the current session (the worker
+commits it) and register it here with its UTC hour.
+
+The lifecycle refresh (stages, health, segments) is the first job of the night: automations on
+stage and health then act on fresh figures.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.outbox.worker import register_scheduled_job
+
+LIFECYCLE_REFRESH_HOUR_UTC = 2
+AUTOMATIONS_HOUR_UTC = 3
+
+
+def install_scheduled_jobs(app: Flask) -> None:
+    """Register the worker's daily jobs."""
