@@ -85,6 +85,7 @@ def _register_blueprints(api: Api) -> None:
     from app.push.routes import blp as push_blp
     from app.rewards.routes import blp as rewards_blp
     from app.stores.routes import blp as stores_blp
+    from app.webhooks.routes import blp as webhooks_blp
 
     blueprints = (
         auth_blp,
@@ -97,6 +98,7 @@ def _register_blueprints(api: Api) -> None:
         campaigns_blp,
         fraud_blp,
         stores_blp,
+        webhooks_blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

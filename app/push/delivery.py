@@ -12,7 +12,7 @@ when a message goes out, and writes one ``push`` outbox row per subscription of 
 
 The worker's ``deliver_push`` encrypts the message for the subscription (``aes128gcm``, RFC
 8291; a fresh ``WebPush`` per send because ``get()`` changes its instance), signs the VAPID
-JWT (RFC 8292) and POSTs it. Answers: 201/202 delivered; 404/410 the subscription is gone and
+JWT (RFC 8292; ``aud`` is the endpoint's origin, port included) and POSTs it. Answers: 201/202 delivered; 404/410 the subscription is gone and
 is deleted; 429 and 5xx (or no answer) are retried (``Retry-After`` honoured, otherwise the
 outbox's backoff); any other 4xx is our fault (VAPID, payload size) and is not retried.
 Every send's outcome is a ``DeliveryAttempt`` row with target ``push:<subscription id>``.
@@ -24,8 +24,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 from flask import Flask, current_app
 from sqlalchemy import delete, select
@@ -45,11 +47,12 @@ from app.outbox.service import (
     register_handler,
 )
 from app.push.models import PushPreference, PushSubscription
-from app.push.service import vapid_private_pem, vapid_public_key
+from app.push.service import vapid_private_pem, vapid_public_key, vapid_public_key_b64url
 
 log = logging.getLogger("app.push")
 
 PUSH_KIND = "push"
+VAPID_TOKEN_SECONDS = 12 * 3600
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,29 @@ def queue_push(
     return len(subscriptions)
 
 
+def push_service_origin(endpoint: str) -> str:
+    """Return the origin of a push endpoint: scheme, host and any non-default port."""
+    parts = urlsplit(endpoint)
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
+def vapid_authorization(endpoint: str) -> str:
+    """Return the ``Authorization: vapid t=…, k=…`` value for a push endpoint (RFC 8292).
+
+    Signed here rather than by the library, whose ``aud`` drops a non-default port: RFC 8292
+    wants the push resource's *origin*, and a push service on another port would refuse it.
+    """
+    claims = {
+        "aud": push_service_origin(endpoint),
+        "exp": int(utcnow().timestamp()) + VAPID_TOKEN_SECONDS,
+        "sub": "mailto:" + str(current_app.config.get("PUSH_CONTACT", "ops@loyalty.example")),
+    }
+    token = jwt.encode(claims, vapid_private_pem(), algorithm="ES256")
+    return f"vapid t={token}, k={vapid_public_key_b64url()}"
+
+
 def deliver_push(row: OutboxMessage, now: datetime) -> Delivery | OutgoingRequest:
     """Prepare one queued push message for its subscription (the outbox handler for ``push``)."""
     payload = row.payload
@@ -168,6 +194,7 @@ def deliver_push(row: OutboxMessage, now: datetime) -> Delivery | OutgoingReques
     )
     headers = {
         **prepared.headers,
+        "authorization": vapid_authorization(subscription.endpoint),
         "content-type": "application/octet-stream",
         "ttl": str(int(payload["ttl"])),
         "urgency": str(payload["urgency"]),
