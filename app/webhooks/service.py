@@ -244,17 +244,22 @@ def queue_webhooks(event: EventEnvelope, now: datetime) -> None:
     ).all()
     for endpoint in endpoints:
         if "*" in endpoint.event_types or event.type in endpoint.event_types:
-            queue_webhook(endpoint.id, event.message_id, event.to_json(), event.type)
+            queue_webhook(endpoint.id, event.message_id, event.to_json(), event.type, now)
 
 
 def queue_webhook(
-    endpoint_id: int, webhook_id: str, body: Mapping[str, Any], event_type: str
+    endpoint_id: int,
+    webhook_id: str,
+    body: Mapping[str, Any],
+    event_type: str,
+    send_at: datetime | None = None,
 ) -> OutboxMessage:
     """Queue one signed delivery of ``body`` to an endpoint under the id ``webhook_id``."""
     return enqueue(
         WEBHOOK_KIND,
         {"endpoint_id": endpoint_id, "webhook_id": webhook_id, "body": dict(body)},
         event_type=event_type,
+        available_at=send_at,
     )
 
 

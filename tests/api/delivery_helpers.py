@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,12 +44,14 @@ class Receiver:
         self.statuses: list[int] = []  # answered in order; then ``status``
         self.status = 201
         self.retry_after: str | None = None
+        self.delay_seconds = 0.0  # how long each answer takes
         self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(receiver.delay_seconds)
                 with receiver.lock:
                     status = receiver.statuses.pop(0) if receiver.statuses else receiver.status
                     receiver.received.append(
