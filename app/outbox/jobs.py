@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.outbox.worker import register_scheduled_job
-
 LIFECYCLE_REFRESH_HOUR_UTC = 2
 AUTOMATIONS_HOUR_UTC = 3
 

@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import logging
 import random
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -41,6 +39,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import or_, select, update
 
+from app import outbound
 from app.db import utcnow
 from app.events import DomainEvent, subscribe
 from app.extensions import db
@@ -52,7 +51,7 @@ HANDLERS_KEY = "lw_outbox_handlers"
 EVENT_KIND = "event"
 
 DEFAULT_LEASE_SECONDS = 300
-DEFAULT_SEND_TIMEOUT = 10.0
+DEFAULT_SEND_TIMEOUT = 8.0
 DEFAULT_MAX_ATTEMPTS = 12
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_CAP_SECONDS = 6 * 3600
@@ -111,6 +110,7 @@ class OutgoingRequest:
     body: bytes
     headers: Mapping[str, str]
     on_answer: Callable[[int, str | None, datetime], Delivery]
+    allowed_hosts: Sequence[str] | None = None  # on top of the outbound guard's rule
 
 
 Handler = Callable[[OutboxMessage, datetime], "Delivery | OutgoingRequest"]
@@ -320,19 +320,27 @@ def finish(message: OutboxMessage, delivery: Delivery, worker: str, now: datetim
     db.session.flush()
 
 
-def post(
-    url: str, body: bytes, headers: Mapping[str, str], timeout: float
-) -> tuple[int, str | None]:
-    """POST ``body``; return the status (0: no answer) and the ``Retry-After`` header."""
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+def post(request: OutgoingRequest) -> tuple[int, str | None]:
+    """POST through the outbound guard; return the status (0: no answer) and ``Retry-After``.
+
+    A URL the guard refuses now (its host resolves to an internal address since it was
+    stored) counts as no answer: retried, and in the end given up.
+    """
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return int(response.status), response.headers.get("Retry-After")
-    except urllib.error.HTTPError as error:
-        return int(error.code), error.headers.get("Retry-After")
-    except (OSError, ValueError) as error:
-        log.warning("POST to a receiver failed: %s", error.__class__.__name__)
+        answer = outbound.post(
+            request.url,
+            request.body,
+            dict(request.headers),
+            allowed_hosts=request.allowed_hosts,
+            deadline_seconds=_send_timeout_seconds(),
+        )
+    except outbound.EndpointNotAllowed as refused:
+        log.warning("outbound call refused at send time: %s", refused.detail)
         return 0, None
+    except outbound.OutboundFailed as failed:
+        log.warning("outbound call failed: %s", failed)
+        return 0, None
+    return answer.status, answer.retry_after
 
 
 def _own_row(message_id: int, worker: str) -> OutboxMessage | None:
@@ -366,9 +374,7 @@ def deliver_claimed(message_id: int, worker: str, now: datetime | None = None) -
             result = handler(message, now)
         if isinstance(result, OutgoingRequest):
             db.session.commit()
-            status, retry_after = post(
-                result.url, result.body, result.headers, _send_timeout_seconds()
-            )
+            status, retry_after = post(result)
             message = _own_row(message_id, worker)
             if message is None:
                 db.session.rollback()

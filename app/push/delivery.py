@@ -12,9 +12,11 @@ when a message goes out, and writes one ``push`` outbox row per subscription of 
 
 The worker's ``deliver_push`` encrypts the message for the subscription (``aes128gcm``, RFC
 8291; a fresh ``WebPush`` per send because ``get()`` changes its instance), signs the VAPID
-JWT (RFC 8292; ``aud`` is the endpoint's origin, port included) and POSTs it. Answers: 201/202 delivered; 404/410 the subscription is gone and
-is deleted; 429 and 5xx (or no answer) are retried (``Retry-After`` honoured, otherwise the
-outbox's backoff); any other 4xx is our fault (VAPID, payload size) and is not retried.
+JWT (RFC 8292; ``aud`` is the endpoint's origin, port included) and POSTs it through the
+outbound guard (``app.outbound``; ``PUSH_ALLOWED_HOSTS`` narrows it to the push services).
+Answers: 201/202 delivered; 404/410 the subscription is gone and is deleted; 429 and 5xx (or
+no answer) are retried (``Retry-After`` honoured, otherwise the outbox's backoff); any other
+4xx is our fault (VAPID, payload size) and is not retried.
 Every send's outcome is a ``DeliveryAttempt`` row with target ``push:<subscription id>``.
 """
 
@@ -223,7 +225,17 @@ def deliver_push(row: OutboxMessage, now: datetime) -> Delivery | OutgoingReques
             "failed", status_code=status, detail=f"refused with {status}", target=target
         )
 
-    return OutgoingRequest(subscription.endpoint, prepared.encrypted, headers, on_answer)
+    return OutgoingRequest(
+        subscription.endpoint, prepared.encrypted, headers, on_answer, _allowed_push_hosts()
+    )
+
+
+def _allowed_push_hosts() -> list[str] | None:
+    raw = current_app.config.get("PUSH_ALLOWED_HOSTS")
+    if not raw:
+        return None
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    return [item.strip() for item in items if item.strip()]
 
 
 def notify_points_earned(event: EventEnvelope, now: datetime) -> None:

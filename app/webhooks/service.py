@@ -2,9 +2,9 @@
 
 **Registering.** Admins register an endpoint (URL, event types or ``*``) and get its secret
 once, ``whsec_`` plus 32 random bytes in base64. Endpoint URLs pass the outbound address
-guard (``check_endpoint_url``): ``https`` only, and no loopback, private, link-local or other
-internal target, checked when registering and again before every send (a name may resolve
-differently later).
+guard (``app.outbound``, the same as push endpoints): ``https`` only, and no loopback,
+private, link-local or other internal target, checked when registering and again, pinned,
+at every send (a name may resolve differently later).
 
 **Fan-out.** ``queue_webhooks`` consumes every event in the worker and queues one ``webhook``
 outbox row per enabled endpoint that chose the event's type.
@@ -29,15 +29,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
-import socket
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 from sqlalchemy import select
@@ -46,6 +43,7 @@ from app.db import iso_or_none
 from app.errors import Problem
 from app.extensions import db
 from app.fraud.events import raise_event
+from app.outbound import check_public_https_url
 from app.outbox.models import DeliveryAttempt, OutboxMessage
 from app.outbox.service import (
     Delivery,
@@ -77,38 +75,6 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
     signed = f"{message_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-
-
-# --- the address guard ------------------------------------------------------------------
-
-
-def _refused(message: str) -> Problem:
-    return Problem(
-        "endpoint-not-allowed",
-        422,
-        "Endpoint not allowed",
-        message,
-        errors={"json": {"url": [message]}},
-    )
-
-
-def check_endpoint_url(url: str) -> None:
-    """Refuse a URL that is not https or that resolves to an internal address."""
-    allow_private = bool(current_app.config.get("WEBHOOK_ALLOW_PRIVATE_TARGETS", False))
-    parts = urlsplit(url)
-    if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
-        raise _refused("Webhook endpoints must use https.")
-    host = parts.hostname
-    if not host:
-        raise _refused("The URL has no host.")
-    try:
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, parts.port or 443)}
-    except (socket.gaierror, UnicodeError):
-        raise _refused(f"The host {host} does not resolve.") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global and not allow_private:
-            raise _refused("Webhook endpoints may not point at internal or private addresses.")
 
 
 # --- endpoints --------------------------------------------------------------------------
@@ -150,7 +116,7 @@ def create_endpoint(
     url: str, event_types: Sequence[str], description: str | None, staff_id: int
 ) -> WebhookEndpoint:
     """Register an endpoint for the given event types, with a new secret."""
-    check_endpoint_url(url)
+    check_public_https_url(url)
     endpoint = WebhookEndpoint(
         url=url,
         description=description,
@@ -169,7 +135,7 @@ def update_endpoint(endpoint_id: int, changes: Mapping[str, Any]) -> WebhookEndp
     """Change an endpoint's URL, event types, description, or switch it on or off."""
     endpoint = get_endpoint(endpoint_id)
     if "url" in changes:
-        check_endpoint_url(changes["url"])
+        check_public_https_url(changes["url"])
         endpoint.url = changes["url"]
     if "event_types" in changes:
         endpoint.event_types = sorted(set(changes["event_types"]))
@@ -297,11 +263,6 @@ def deliver_webhook(row: OutboxMessage, now: datetime) -> Delivery | OutgoingReq
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None or not endpoint.enabled:
         return Delivery("skipped", detail="endpoint removed or disabled", target=target)
-    try:
-        check_endpoint_url(endpoint.url)
-    except Problem as refused:
-        _count_failure(endpoint, now, refused.detail or "address refused")
-        return Delivery("failed", detail="address refused by the guard", target=target)
     body = json.dumps(payload["body"], separators=(",", ":"), sort_keys=True).encode()
     timestamp = int(time.time())
     headers = {

@@ -81,10 +81,18 @@ class Receiver:
         self.server.server_close()
 
 
+def trust(app: Flask, server: Receiver) -> None:
+    """Exempt the loopback receiver from the outbound guard (as a development host would be)."""
+    host = server.url.removeprefix("http://")
+    trusted = app.config.get("OUTBOUND_TRUSTED_HOSTS") or ""
+    app.config["OUTBOUND_TRUSTED_HOSTS"] = ",".join(filter(None, [trusted, host]))
+
+
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """Return a receiver on loopback, closed after the test."""
+def receiver(app: Flask) -> Iterator[Receiver]:
+    """Return a receiver on loopback that the app may call, closed after the test."""
     server = Receiver()
+    trust(app, server)
     yield server
     server.close()
 

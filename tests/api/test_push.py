@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Flask
 
 from tests.api.delivery_helpers import deliver
 from tests.conftest import Shop, bearer
@@ -68,8 +69,9 @@ class PushService:
 
 
 @pytest.fixture
-def push_service() -> Iterator[PushService]:
+def push_service(app: Flask) -> Iterator[PushService]:
     service = PushService()
+    app.config["OUTBOUND_TRUSTED_HOSTS"] = service.url.removeprefix("http://")
     yield service
     service.close()
 

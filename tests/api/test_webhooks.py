@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from standardwebhooks.webhooks import Webhook
 
 from app.db import utcnow
@@ -22,12 +21,6 @@ from tests.api.delivery_helpers import Receiver, deliver, receiver
 from tests.conftest import Shop, bearer
 
 __all__ = ["receiver"]  # the fixture, imported for the tests below
-
-
-@pytest.fixture
-def loopback_allowed(app: Flask) -> None:
-    """Let endpoints point at the loopback receiver (the guard refuses it otherwise)."""
-    app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = True
 
 
 def register_endpoint(shop: Shop, url: str, event_types: list[str]) -> dict[str, Any]:
@@ -70,7 +63,6 @@ def verified(secret: str, received: list[dict[str, Any]]) -> list[dict[str, Any]
     return bodies
 
 
-@pytest.mark.usefixtures("loopback_allowed")
 def test_deliveries_are_signed_retried_after_500_and_deduplicate_by_id(
     shop: Shop, receiver: Receiver
 ) -> None:
@@ -108,7 +100,6 @@ def test_deliveries_are_signed_retried_after_500_and_deduplicate_by_id(
     assert sum(1 for _, outcome, _ in outcomes if outcome == "delivered") == 3
 
 
-@pytest.mark.usefixtures("loopback_allowed")
 def test_an_endpoint_gets_only_the_types_it_chose(shop: Shop, receiver: Receiver) -> None:
     endpoint = register_endpoint(shop, f"{receiver.url}/hooks", ["purchase.booked"])
     sign_up(shop, 2)
@@ -124,7 +115,6 @@ def test_an_endpoint_gets_only_the_types_it_chose(shop: Shop, receiver: Receiver
     assert body["member_id"] == shop.member_id(0)
 
 
-@pytest.mark.usefixtures("loopback_allowed")
 def test_a_dead_endpoint_is_disabled_and_staff_are_told(shop: Shop, receiver: Receiver) -> None:
     shop.app.config["WEBHOOK_DISABLE_AFTER_FAILURES"] = 3
     endpoint = register_endpoint(shop, f"{receiver.url}/hooks", ["*"])
@@ -195,7 +185,6 @@ def test_only_admins_register_and_only_staff_see_endpoints(shop: Shop) -> None:
     assert bad.status_code == 422
 
 
-@pytest.mark.usefixtures("loopback_allowed")
 def test_two_workers_at_once_send_each_message_once(shop: Shop, receiver: Receiver) -> None:
     endpoint = register_endpoint(shop, f"{receiver.url}/hooks", ["member.signed_up"])
     sign_up(shop, 24)
