@@ -76,9 +76,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _register_blueprints(api: Api) -> None:
     from app.auth.routes import blp as auth_blp
     from app.auth.routes import till_blp as till_sessions_blp
+    from app.automations.routes import blp as automations_blp
     from app.campaigns.routes import blp as campaigns_blp
     from app.cards.pass_routes import register_pass_blueprints
     from app.cards.routes import blp as cards_blp
+    from app.feedback.routes import blp as feedback_blp
     from app.fraud.routes import blp as fraud_blp
     from app.ledger.routes import BLUEPRINTS as ledger_blueprints
     from app.me.routes import blp as me_blp
@@ -99,6 +101,8 @@ def _register_blueprints(api: Api) -> None:
         fraud_blp,
         stores_blp,
         webhooks_blp,
+        automations_blp,
+        feedback_blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
@@ -107,6 +111,8 @@ def _register_blueprints(api: Api) -> None:
 
 def _register_delivery(app: Flask) -> None:
     """Record every domain event in the outbox; register what the worker delivers."""
+    from app.automations.service import install_automations
+    from app.feedback.service import install_feedback
     from app.outbox.jobs import install_scheduled_jobs
     from app.outbox.service import install_outbox_writer
     from app.push.delivery import install_push_delivery
@@ -115,6 +121,8 @@ def _register_delivery(app: Flask) -> None:
     install_outbox_writer(app)
     install_push_delivery(app)
     install_webhooks(app)
+    install_automations(app)
+    install_feedback(app)
     install_scheduled_jobs(app)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from app.accounts.models import StaffAccount, StaffRole
 from app.auth.passwords import hash_password
 from app.auth.service import normalise_email
+from app.automations.cli import automations_group
 from app.campaigns.cli import coupons
 from app.cards.keys import rotate_card_key
 from app.demo import seed_demo
@@ -37,6 +38,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(ledger_group)
     app.cli.add_command(points_group)
     app.cli.add_command(worker_command)
+    app.cli.add_command(automations_group)
 
 
 @click.command("create-admin")

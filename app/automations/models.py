@@ -25,7 +25,8 @@ class Automation(Base):
     name: Mapped[str] = mapped_column(String(120))
     trigger: Mapped[str] = mapped_column(String(40))
     trigger_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    segment: Mapped[str | None] = mapped_column(String(60))
+    # a segment of the segments package (no foreign key: segments live in another package)
+    segment_id: Mapped[int | None]
     # [{"type": "coupon"|"push"|"webhook"|"survey"|"task", "delay_minutes": int, ...}]
     actions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     holdout_percent: Mapped[int] = mapped_column(default=10)

@@ -11,11 +11,22 @@ stage and health then act on fresh figures.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask
+
+from app.automations.service import run_time_triggers
+from app.outbox.worker import register_scheduled_job
 
 LIFECYCLE_REFRESH_HOUR_UTC = 2
 AUTOMATIONS_HOUR_UTC = 3
 
 
+def run_automations(as_of: datetime) -> None:
+    """Evaluate the time-based automation triggers (idempotent, like the CLI command)."""
+    run_time_triggers(as_of)
+
+
 def install_scheduled_jobs(app: Flask) -> None:
     """Register the worker's daily jobs."""
+    register_scheduled_job(app, "automations-time-triggers", AUTOMATIONS_HOUR_UTC, run_automations)

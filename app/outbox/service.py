@@ -60,6 +60,7 @@ RETRY_AFTER_CAP_SECONDS = 86_400
 # What a handler may report, and whether the row is finished by it.
 FINAL_OUTCOMES = {"delivered": "done", "gone": "done", "skipped": "done", "done": "done"}
 RETRY = "retry"
+DEFERRED = "deferred"
 FAILED = "failed"
 
 
@@ -67,7 +68,7 @@ FAILED = "failed"
 class Delivery:
     """What handling one outbox row did."""
 
-    outcome: str  # delivered | gone | skipped | done | retry | failed
+    outcome: str  # delivered | gone | skipped | done | retry | deferred | failed
     status_code: int | None = None
     detail: str | None = None
     retry_after_seconds: float | None = None
@@ -303,7 +304,11 @@ def finish(message: OutboxMessage, delivery: Delivery, worker: str, now: datetim
         )
     message.claimed_by = None
     message.lease_until = None
-    if delivery.outcome in FINAL_OUTCOMES:
+    if delivery.outcome == DEFERRED:
+        # Not a failure: the handler chose a later time (quiet hours). The try is not counted.
+        message.attempts = max(0, message.attempts - 1)
+        message.available_at = now + timedelta(seconds=delivery.retry_after_seconds or 0)
+    elif delivery.outcome in FINAL_OUTCOMES:
         message.status = FINAL_OUTCOMES[delivery.outcome]
         message.finished_at = now
         message.last_error = None

@@ -87,24 +87,37 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def quiet_hours_end(preference: PushPreference | None, now: datetime) -> datetime | None:
-    """Return when the member's quiet hours end if ``now`` falls in them, else None."""
-    if preference is None or preference.quiet_start_minute is None:
+def quiet_until(
+    start_minute: int | None, end_minute: int | None, zone: str, now: datetime
+) -> datetime | None:
+    """Return when quiet hours (minutes after local midnight in ``zone``) end, if ``now`` is in
+    them; otherwise None. ``start > end`` spans midnight; ``start == end`` means no quiet hours.
+    """
+    if start_minute is None or end_minute is None or start_minute == end_minute:
         return None
-    start, end = preference.quiet_start_minute, preference.quiet_end_minute or 0
-    if start == end:
-        return None
-    local = now.astimezone(_zone(preference.timezone))
+    local = now.astimezone(_zone(zone))
     minute = local.hour * 60 + local.minute
-    quiet = start <= minute < end if start < end else (minute >= start or minute < end)
+    if start_minute < end_minute:
+        quiet = start_minute <= minute < end_minute
+    else:
+        quiet = minute >= start_minute or minute < end_minute
     if not quiet:
         return None
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    ends = midnight + timedelta(minutes=end)
+    ends = local.replace(hour=end_minute // 60, minute=end_minute % 60, second=0, microsecond=0)
     if ends <= local:
-        # wall-clock arithmetic in the zone, then back to UTC (DST-safe enough for hours)
-        ends = (midnight + timedelta(days=1)).replace(hour=end // 60, minute=end % 60)
+        ends = (local + timedelta(days=1)).replace(
+            hour=end_minute // 60, minute=end_minute % 60, second=0, microsecond=0
+        )
     return ends.astimezone(now.tzinfo)
+
+
+def quiet_hours_end(preference: PushPreference | None, now: datetime) -> datetime | None:
+    """Return when the member's quiet hours end if ``now`` falls in them, else None."""
+    if preference is None:
+        return None
+    return quiet_until(
+        preference.quiet_start_minute, preference.quiet_end_minute, preference.timezone, now
+    )
 
 
 def queue_push(

@@ -55,7 +55,7 @@ def upgrade():
     sa.Column('name', sa.String(length=120), nullable=False),
     sa.Column('trigger', sa.String(length=40), nullable=False),
     sa.Column('trigger_params', sa.JSON(), nullable=False),
-    sa.Column('segment', sa.String(length=60), nullable=True),
+    sa.Column('segment_id', sa.Integer(), nullable=True),
     sa.Column('actions', sa.JSON(), nullable=False),
     sa.Column('holdout_percent', sa.Integer(), nullable=False),
     sa.Column('cap_count', sa.Integer(), nullable=True),
