@@ -45,9 +45,20 @@ class AutomationRequestSchema(Schema):
     enabled = fields.Boolean(load_default=True)
 
 
-class AutomationChangeSchema(AutomationRequestSchema):
-    class Meta:
-        partial = True
+class AutomationChangeSchema(Schema):
+    """Only the fields given change (no defaults fill in the others)."""
+
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    trigger = fields.String(validate=validate.OneOf(TRIGGERS))
+    trigger_params = fields.Dict()
+    segment_id = fields.Integer(allow_none=True)
+    actions = fields.List(fields.Nested(ActionSchema), validate=validate.Length(min=1, max=10))
+    holdout_percent = fields.Integer(validate=validate.Range(min=0, max=90))
+    cap_count = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100))
+    cap_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=365))
+    quiet_hours = fields.Nested(AutomationQuietHoursSchema, allow_none=True)
+    report_window_days = fields.Integer(validate=validate.Range(min=1, max=365))
+    enabled = fields.Boolean()
 
 
 class AutomationSchema(Schema):

@@ -188,13 +188,12 @@ def update_automation(automation_id: int, changes: Mapping[str, Any]) -> Automat
 
 def automation_view(automation: Automation) -> dict[str, Any]:
     """Return (JSON-ready) an automation with its enrolment counts."""
-    counts: dict[str, int] = dict(
-        db.session.execute(
-            select(AutomationEnrolment.group, func.count(AutomationEnrolment.id))
-            .where(AutomationEnrolment.automation_id == automation.id)
-            .group_by(AutomationEnrolment.group)
-        ).tuples()
-    )
+    rows = db.session.execute(
+        select(AutomationEnrolment.group, func.count(AutomationEnrolment.id))
+        .where(AutomationEnrolment.automation_id == automation.id)
+        .group_by(AutomationEnrolment.group)
+    ).all()
+    counts = {str(group): int(count) for group, count in rows}
     quiet = None
     if automation.quiet_start_minute is not None and automation.quiet_end_minute is not None:
         quiet = {
