@@ -8,6 +8,7 @@ figures computed by hand from the purchases the test books.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import timedelta
 from typing import Any
@@ -201,8 +202,6 @@ def test_the_push_step_fills_placeholders_and_reaches_the_phone(
     member_id = shop.member_id(0)
     announce_stage(shop.app, [member_id], "lapsed", "2026-11-30")
     deliver(shop.app)
-    import json
-
     [message] = receiver.received
     payload = json.loads(browser.decrypt(message["body"]))
     expiry = (utcnow() + timedelta(days=14)).date().isoformat()
@@ -254,14 +253,12 @@ def test_actions_run_in_order_after_their_delays(shop: Shop, receiver: Receiver)
     deliver(shop.app, now=start + timedelta(minutes=61))
     [call] = receiver.received
     assert call["headers"]["webhook-id"].startswith("msg_automation_")
-    import json
-
     body = json.loads(call["body"])
     assert body["type"] == "automation.webhook" and body["member_id"] == member_id
     assert body["data"]["automation_id"] == automation["id"]
 
     with shop.app.app_context():
-        assert db.session.scalars(select(AutomationStepRun)).all().__len__() == 2
+        assert len(db.session.scalars(select(AutomationStepRun)).all()) == 2
         db.session.rollback()
     deliver(shop.app, now=start + timedelta(minutes=61 + 24 * 60))
     with shop.app.app_context():

@@ -12,12 +12,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from app.db import utcnow
 from app.extensions import db
+from app.outbox.models import DeliveryAttempt
 from app.outbox.worker import run_until_idle
 from tests.api.delivery_helpers import Receiver, deliver, receiver
+from tests.api.ledger_helpers import purchase
 from tests.conftest import Shop, bearer
 
 __all__ = ["receiver"]  # the fixture, imported for the tests below
@@ -34,8 +37,7 @@ def register_endpoint(shop: Shop, url: str, event_types: list[str]) -> dict[str,
     return result
 
 
-def sign_up(shop: Shop, n: int) -> list[int]:
-    ids = []
+def sign_up(shop: Shop, n: int) -> None:
     for i in range(n):
         response = shop.client.post(
             "/api/v1/auth/register",
@@ -46,8 +48,6 @@ def sign_up(shop: Shop, n: int) -> list[int]:
             },
         )
         assert response.status_code == 201, response.get_json()
-        ids.append(response.get_json()["member"]["id"] if "member" in response.get_json() else i)
-    return ids
 
 
 def verified(secret: str, received: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -105,8 +105,6 @@ def test_an_endpoint_gets_only_the_types_it_chose(shop: Shop, receiver: Receiver
     sign_up(shop, 2)
     deliver(shop.app)
     assert receiver.received == []
-    from tests.api.ledger_helpers import purchase
-
     assert purchase(shop.client, shop.open_till(), shop.static_code(0), 1000).status_code == 201
     deliver(shop.app)
     [body] = verified(endpoint["secret"], receiver.received)
@@ -215,10 +213,6 @@ def test_two_workers_at_once_send_each_message_once(shop: Shop, receiver: Receiv
     assert len(set(ids)) == 24, "no message was sent twice"
     verified(endpoint["secret"], receiver.received)
     with app.app_context():
-        from sqlalchemy import select
-
-        from app.outbox.models import DeliveryAttempt
-
         workers = set(db.session.scalars(select(DeliveryAttempt.worker)))
         db.session.rollback()
     assert len(workers) >= 2, "the work was shared"
