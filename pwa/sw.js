@@ -41,6 +41,7 @@ const SHELL_FILES = [
   "/pwa/js/views/points.js",
   "/pwa/js/views/rewards.js",
   "/pwa/js/views/staff.js",
+  "/pwa/js/views/survey.js",
   "/pwa/js/views/till.js",
   "/pwa/icons/icon-192.png",
   "/pwa/icons/icon-512.png",

@@ -452,7 +452,7 @@ def _run_action(
         message = {
             "title": render(action.get("title") or "A quick question", member, None),
             "body": action["question"],
-            "url": f"/#/survey/{invitation.id}",
+            "url": f"/#/survey?id={invitation.id}",
             "tag": "survey",
         }
         queue_push(member.id, "surveys", message, now=now, source=source)

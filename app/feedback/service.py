@@ -6,7 +6,7 @@ optional comment. A member is invited at most once per period (the calendar quar
 ``(member_id, period)`` holds that even under concurrent invitations. Invitations come from
 automations (the ``survey`` action, announced by push) and, with ``SURVEY_AFTER_PURCHASE``
 on, from a member's first purchase in a period. The PWA asks ``GET /me/surveys`` on launch and
-opens ``#/survey/<id>`` from the push message.
+opens ``#/survey?id=<id>`` from the push message.
 
 **Complaints.** Staff record complaints and service cases on a member (``kind`` complaint or
 service, a category, what happened); a manager resolves them with a note.

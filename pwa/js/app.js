@@ -13,13 +13,14 @@ import { currentPath, navigate, route, startRouter } from "./router.js";
 import { getSession } from "./session.js";
 import { toast } from "./ui.js";
 
-const MEMBER_PATHS = new Set(["/card", "/points", "/rewards", "/coupons"]);
+const MEMBER_PATHS = new Set(["/card", "/points", "/rewards", "/coupons", "/survey"]);
 const TITLES = {
   "/login": "Loyalty Wallet",
   "/card": "My card",
   "/points": "Points",
   "/rewards": "Rewards",
   "/coupons": "Coupons",
+  "/survey": "Survey",
   "/till": "Till",
   "/staff": "Staff",
 };
@@ -84,6 +85,7 @@ function main() {
   route("/points", () => import("./views/points.js").then((m) => m.renderPoints));
   route("/rewards", () => import("./views/rewards.js").then((m) => m.renderRewards));
   route("/coupons", () => import("./views/coupons.js").then((m) => m.renderCoupons));
+  route("/survey", () => import("./views/survey.js").then((m) => m.renderSurvey));
   route("/till", () => import("./views/till.js").then((m) => m.renderTill));
   route("/staff", () => import("./views/staff.js").then((m) => m.renderStaff));
   startRouter(document.getElementById("view"), { defaultPath: startPath, changed: updateFrame });
