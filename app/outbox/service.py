@@ -37,7 +37,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from app import outbound
 from app.db import utcnow
@@ -52,6 +52,7 @@ EVENT_KIND = "event"
 
 DEFAULT_LEASE_SECONDS = 300
 DEFAULT_SEND_TIMEOUT = 8.0
+DEFAULT_RETENTION_DAYS = 30
 DEFAULT_MAX_ATTEMPTS = 12
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_CAP_SECONDS = 6 * 3600
@@ -414,3 +415,25 @@ def pending_count(now: datetime | None = None) -> int:
             )
         ).all()
     )
+
+
+def prune_finished(now: datetime | None = None) -> int:
+    """Delete finished rows (and their attempts) past their retention; return rows deleted.
+
+    Delivered rows are kept ``OUTBOX_RETENTION_DAYS`` (30), failed ones three times as long,
+    so staff can still see why something never arrived. Pending rows are never deleted.
+    """
+    now = now or utcnow()
+    days = int(current_app.config.get("OUTBOX_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+    old = or_(
+        (OutboxMessage.status == "done") & (OutboxMessage.finished_at < now - timedelta(days=days)),
+        (OutboxMessage.status == FAILED)
+        & (OutboxMessage.finished_at < now - timedelta(days=3 * days)),
+    )
+    ids = list(db.session.scalars(select(OutboxMessage.id).where(old).limit(10_000)))
+    if ids:
+        db.session.execute(
+            delete(DeliveryAttempt).where(DeliveryAttempt.outbox_message_id.in_(ids))
+        )
+        db.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+    return len(ids)

@@ -40,6 +40,7 @@ from app.outbox.service import claim_due, deliver_claimed
 log = logging.getLogger("app.worker")
 
 JOBS_KEY = "lw_scheduled_jobs"
+JOB_CHECK_SECONDS = 30  # how often a running worker looks for a due daily job
 
 ScheduledJobFunction = Callable[[datetime], None]
 
@@ -155,10 +156,13 @@ def run_forever(worker: str, *, poll_seconds: float = 1.0, batch: int = 10) -> N
     signal.signal(signal.SIGTERM, flag)
     signal.signal(signal.SIGINT, flag)
     log.info("worker %s started", worker)
+    jobs_checked = 0.0
     while not flag.stop:
         try:
             handled = run_once(worker, batch=batch)
-            run_due_jobs(app)
+            if time.monotonic() - jobs_checked >= JOB_CHECK_SECONDS:
+                jobs_checked = time.monotonic()
+                run_due_jobs(app)
         except Exception:  # the database went away for a moment: wait and carry on
             db.session.rollback()
             log.exception("worker pass failed")

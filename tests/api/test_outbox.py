@@ -12,8 +12,8 @@ from sqlalchemy import select
 from app.campaigns.service import issue_member_coupon
 from app.extensions import db
 from app.fraud.events import raise_event
-from app.outbox.models import OutboxMessage, ScheduledJobRun
-from app.outbox.service import parse_retry_after, retry_delay
+from app.outbox.models import DeliveryAttempt, OutboxMessage, ScheduledJobRun
+from app.outbox.service import enqueue, parse_retry_after, prune_finished, retry_delay
 from app.outbox.worker import register_scheduled_job, run_due_jobs
 from coupons.rules import Benefit, BenefitKind
 from tests.api.delivery_helpers import Browser, Receiver, deliver, receiver
@@ -150,3 +150,32 @@ def test_the_worker_command_delivers_what_is_due(
     assert result.exit_code == 0, result.output
     assert "delivered 1 outbox row(s)" in result.output
     assert [message["answered"] for message in receiver.received] == [201]
+
+
+def test_finished_rows_are_pruned_after_their_retention_and_pending_ones_never(
+    app: Flask,
+) -> None:
+    old, recent = NOW - timedelta(days=40), NOW - timedelta(days=5)
+    with app.app_context():
+        for status, finished in (
+            ("done", old),
+            ("done", recent),
+            ("failed", old),
+            ("failed", NOW - timedelta(days=100)),
+            ("pending", None),
+        ):
+            row = enqueue("webhook", {"endpoint_id": 1}, available_at=old)
+            row.status, row.finished_at = status, finished
+            db.session.add(
+                DeliveryAttempt(outbox_message_id=row.id, worker="w", outcome="x", attempted_at=old)
+            )
+        db.session.commit()
+        assert prune_finished(NOW) == 2
+        db.session.commit()
+        left = sorted(
+            (row.status, row.finished_at is not None)
+            for row in db.session.scalars(select(OutboxMessage))
+        )
+        assert left == [("done", True), ("failed", True), ("pending", False)]
+        assert len(db.session.scalars(select(DeliveryAttempt)).all()) == 3
+        db.session.rollback()
