@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -216,3 +217,26 @@ def test_two_workers_at_once_send_each_message_once(shop: Shop, receiver: Receiv
         workers = set(db.session.scalars(select(DeliveryAttempt.worker)))
         db.session.rollback()
     assert len(workers) >= 2, "the work was shared"
+
+
+def test_the_verification_example_in_the_docs_verifies_a_real_delivery(
+    shop: Shop, receiver: Receiver
+) -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    [example] = [
+        block.split("```", 1)[0]
+        for block in docs.split("```python\n")[1:]
+        if block.startswith("import base64, hashlib, hmac, time")
+    ]
+    namespace: dict[str, Any] = {}
+    exec(compile(example, "docs/webhooks.md", "exec"), namespace)  # noqa: S102 (our own docs)
+    verify = namespace["verify"]
+
+    endpoint = register_endpoint(shop, f"{receiver.url}/hooks", ["member.signed_up"])
+    sign_up(shop, 1)
+    deliver(shop.app)
+    [delivery] = receiver.received
+    assert verify(endpoint["secret"], delivery["headers"], delivery["body"]) is True
+    assert verify(endpoint["secret"], delivery["headers"], delivery["body"] + b" ") is False
+    stale = {**delivery["headers"], "webhook-timestamp": "1000000000"}
+    assert verify(endpoint["secret"], stale, delivery["body"]) is False
