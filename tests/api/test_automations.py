@@ -23,7 +23,9 @@ from app.cards.service import active_card, static_code_of
 from app.db import utcnow
 from app.events import DomainEvent, publish
 from app.extensions import db
+from app.ledger.expiry import expiring_points
 from app.ledger.models import Purchase
+from app.ledger.tiers import tier_progress
 from app.outbox.models import OutboxMessage
 from tests.api.delivery_helpers import Browser, Receiver, deliver, receiver
 from tests.api.ledger_helpers import purchase
@@ -385,3 +387,66 @@ def test_automation_requests_are_validated_and_for_managers(shop: Shop) -> None:
         f"/api/v1/automations/{created['id']}", json={"enabled": False}, headers=manager(shop)
     )
     assert off.status_code == 200 and off.get_json()["enabled"] is False
+
+
+def test_points_expiring_and_near_next_tier_catch_the_right_members_once(shop: Shop) -> None:
+    till = shop.open_till()
+    assert purchase(shop.client, till, shop.static_code(0), 3000).status_code == 201
+    member_id = shop.member_id(0)
+    with shop.app.app_context():
+        progress = tier_progress(member_id)
+        expiring = expiring_points(member_id)["expiring"][0]
+        db.session.commit()
+    needed = progress["points_needed"]
+    assert needed > 0, "the demo member is short of the next tier"
+    task = [{"type": "task", "title": "Tell {name}"}]
+    soon = create(
+        shop,
+        {
+            "name": "Points expire soon",
+            "trigger": "points_expiring",
+            "trigger_params": {"days": 30},
+            "holdout_percent": 0,
+            "actions": task,
+        },
+    )
+    near = create(
+        shop,
+        {
+            "name": "Nearly silver",
+            "trigger": "near_next_tier",
+            "trigger_params": {"points": needed},
+            "holdout_percent": 0,
+            "actions": task,
+        },
+    )
+    too_far = create(
+        shop,
+        {
+            "name": "Nearly there (too strict)",
+            "trigger": "near_next_tier",
+            "trigger_params": {"points": needed - 1} if needed > 1 else {"points": 1},
+            "holdout_percent": 0,
+            "actions": task,
+        },
+    )
+    runner = shop.app.test_cli_runner()
+    assert runner.invoke(args=["automations", "run"]).exit_code == 0
+    assert member_id not in groups(shop.app, soon["id"])["treated"], "expiry is years away"
+    assert member_id in groups(shop.app, near["id"])["treated"]
+    if needed > 1:
+        assert member_id not in groups(shop.app, too_far["id"])["treated"]
+
+    in_window = expiring["expires_at"] - timedelta(days=20)
+    for _ in range(2):
+        result = runner.invoke(args=["automations", "run", "--as-of", in_window.isoformat()])
+        assert result.exit_code == 0, result.output
+    assert member_id in groups(shop.app, soon["id"])["treated"]
+    with shop.app.app_context():
+        enrolments = db.session.scalars(
+            select(AutomationEnrolment).where(AutomationEnrolment.automation_id == soon["id"])
+        ).all()
+        assert [e.occurrence for e in enrolments if e.member_id == member_id] == [
+            f"expiry:{expiring['expires_at'].date().isoformat()}"
+        ]
+        db.session.rollback()
