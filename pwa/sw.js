@@ -38,6 +38,7 @@ const SHELL_FILES = [
   "/pwa/js/views/card.js",
   "/pwa/js/views/coupons.js",
   "/pwa/js/views/login.js",
+  "/pwa/js/views/notifications.js",
   "/pwa/js/views/points.js",
   "/pwa/js/views/rewards.js",
   "/pwa/js/views/staff.js",

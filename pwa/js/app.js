@@ -13,7 +13,7 @@ import { currentPath, navigate, route, startRouter } from "./router.js";
 import { getSession } from "./session.js";
 import { toast } from "./ui.js";
 
-const MEMBER_PATHS = new Set(["/card", "/points", "/rewards", "/coupons", "/survey"]);
+const MEMBER_PATHS = new Set(["/card", "/points", "/rewards", "/coupons", "/survey", "/notifications"]);
 const TITLES = {
   "/login": "Loyalty Wallet",
   "/card": "My card",
@@ -21,6 +21,7 @@ const TITLES = {
   "/rewards": "Rewards",
   "/coupons": "Coupons",
   "/survey": "Survey",
+  "/notifications": "Notifications",
   "/till": "Till",
   "/staff": "Staff",
 };
@@ -86,6 +87,7 @@ function main() {
   route("/rewards", () => import("./views/rewards.js").then((m) => m.renderRewards));
   route("/coupons", () => import("./views/coupons.js").then((m) => m.renderCoupons));
   route("/survey", () => import("./views/survey.js").then((m) => m.renderSurvey));
+  route("/notifications", () => import("./views/notifications.js").then((m) => m.renderNotifications));
   route("/till", () => import("./views/till.js").then((m) => m.renderTill));
   route("/staff", () => import("./views/staff.js").then((m) => m.renderStaff));
   startRouter(document.getElementById("view"), { defaultPath: startPath, changed: updateFrame });

@@ -223,6 +223,8 @@ export function renderCard(outlet) {
       replace(notifications, button);
     } else if (state === "blocked") {
       replace(notifications, h("p", { class: "hint" }, "Notifications are blocked in the browser settings."));
+    } else if (state === "on") {
+      replace(notifications, h("a", { href: "#/notifications", class: "link" }, "Notification settings"));
     } else {
       replace(notifications);
     }
