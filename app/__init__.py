@@ -70,7 +70,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_delivery(app)
     _register_public_documents(app)
     _register_cli(app)
+    _subscribe_to_events(app)
     return app
+
+
+def _subscribe_to_events(app: Flask) -> None:
+    from app.cards.pass_updates import subscribe_pass_updates
+
+    subscribe_pass_updates(app)
 
 
 def _register_blueprints(api: Api) -> None:
@@ -87,6 +94,7 @@ def _register_blueprints(api: Api) -> None:
     from app.push.routes import blp as push_blp
     from app.rewards.routes import blp as rewards_blp
     from app.stores.routes import blp as stores_blp
+    from app.till.routes import blp as till_blp
     from app.webhooks.routes import blp as webhooks_blp
 
     blueprints = (
@@ -100,6 +108,7 @@ def _register_blueprints(api: Api) -> None:
         campaigns_blp,
         fraud_blp,
         stores_blp,
+        till_blp,
         webhooks_blp,
         automations_blp,
         feedback_blp,

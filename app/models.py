@@ -13,6 +13,7 @@ from app.ledger import models as ledger_models  # noqa: F401  (ledger, purchases
 from app.outbox import models as outbox_models  # noqa: F401  (outbox, attempts, job runs)
 from app.push.models import PushPreference, PushSubscription
 from app.rewards import models as rewards_models  # noqa: F401  (rewards, stamp cards)
+from app.settings_cache import SettingsVersion
 from app.stores.models import Store, Till
 from app.webhooks.models import WebhookEndpoint
 
@@ -24,6 +25,7 @@ __all__ = [
     "PushPreference",
     "PushSubscription",
     "RefreshToken",
+    "SettingsVersion",
     "StaffAccount",
     "Store",
     "Till",

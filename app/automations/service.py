@@ -50,7 +50,7 @@ from app.automations.triggers import (
     match_event,
     match_time,
 )
-from app.campaigns.service import issue_member_coupon
+from app.campaigns.issuing import issue_member_coupon
 from app.db import iso_or_none, utcnow
 from app.errors import Problem
 from app.extensions import db
@@ -64,12 +64,14 @@ from app.outbox.service import (
     register_consumer,
     register_handler,
 )
+from app.outbox.worker import register_scheduled_job
 from app.push.delivery import KINDS, queue_push, quiet_until
 from app.webhooks.models import WebhookEndpoint
 from app.webhooks.service import queue_webhook
 from coupons.rules import Benefit
 
 STEP_KIND = "automation-step"
+TIME_TRIGGERS_HOUR_UTC = 3  # after the lifecycle refresh (02:00), so stages are fresh
 ACTIONS = ("coupon", "push", "webhook", "survey", "task")
 REACHES_MEMBER = ("coupon", "push", "survey")
 CONSENT_PURPOSE = {"coupon": "marketing", "push": "marketing", "survey": "surveys"}
@@ -510,10 +512,18 @@ def run_step(row: OutboxMessage, now: datetime) -> Delivery:
     return Delivery("done", record=False)
 
 
+def run_daily_time_triggers(as_of: datetime) -> None:
+    """The worker's daily job: evaluate the time-based triggers (idempotent, like the CLI)."""
+    run_time_triggers(as_of)
+
+
 def install_automations(app: Flask) -> None:
-    """Enrol members from events, and run automation steps in the worker."""
+    """Enrol members from events, run automation steps, and evaluate time triggers daily."""
     register_consumer(app, None, enrol_from_event)
     register_handler(app, STEP_KIND, run_step)
+    register_scheduled_job(
+        app, "automations-time-triggers", TIME_TRIGGERS_HOUR_UTC, run_daily_time_triggers
+    )
 
 
 # --- views for staff --------------------------------------------------------------------

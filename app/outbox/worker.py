@@ -56,7 +56,11 @@ class ScheduledJob:
 
 def register_scheduled_job(app: Flask, name: str, hour_utc: int, job: ScheduledJobFunction) -> None:
     """Have the worker run ``job(as_of)`` once per UTC day at or after ``hour_utc``."""
-    app.extensions.setdefault(JOBS_KEY, {})[name] = ScheduledJob(name, hour_utc, job)
+    # A new dict each time (never changed in place), so a copy of app.extensions restores it.
+    app.extensions[JOBS_KEY] = {
+        **app.extensions.get(JOBS_KEY, {}),
+        name: ScheduledJob(name, hour_utc, job),
+    }
 
 
 def scheduled_jobs(app: Flask) -> list[ScheduledJob]:

@@ -42,7 +42,7 @@ from sqlalchemy import select
 from app.db import iso_or_none
 from app.errors import Problem
 from app.extensions import db
-from app.fraud.events import raise_event
+from app.fraud.attempts import raise_event
 from app.outbound import check_public_https_url
 from app.outbox.models import DeliveryAttempt, OutboxMessage
 from app.outbox.service import (

@@ -132,7 +132,7 @@ def test_push_message_decrypts_with_the_subscribers_key_and_carries_a_valid_vapi
     assert report.status_code == 202
     assert report.get_json() == {"queued": 1}
     assert push_service.received == [], "the request only queues; the worker sends"
-    assert deliver(shop.app) == 1
+    deliver(shop.app)
 
     [message] = push_service.received
     headers = {k.lower(): v for k, v in message["headers"].items()}
