@@ -485,8 +485,14 @@ def run_step(row: OutboxMessage, now: datetime) -> Delivery:
     if done is not None or step >= len(automation.actions):
         return Delivery("done", record=False)
     action = automation.actions[step]
+    purpose = CONSENT_PURPOSE.get(action["type"])
     if not automation.enabled:
         outcome, detail = "skipped", {"reason": "automation switched off"}
+    elif purpose and enrolment.member_id not in seams.members_with_consent(
+        [enrolment.member_id], purpose
+    ):
+        # Checked again at send time: a consent withdrawn after the enrolment counts.
+        outcome, detail = "skipped", {"reason": f"no {purpose} consent"}
     else:
         if action["type"] in REACHES_MEMBER:
             wait_until = quiet_until(

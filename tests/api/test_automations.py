@@ -362,6 +362,31 @@ def test_consent_and_segments_come_from_registered_sources(shop: Shop) -> None:
     announce_stage(shop.app, members, "lapsed", "2026-12-01")
     deliver(shop.app)
     assert groups(shop.app, automation["id"])["treated"] == {members[1]}
+    assert automation_coupons(shop.app) == {members[1]: 1}
+
+    # Consent withdrawn between enrolment and the step: the step is skipped, on record.
+    later = create(
+        shop,
+        {
+            **WIN_BACK,
+            "holdout_percent": 0,
+            "cap_count": None,
+            "cap_days": None,
+            "actions": [{**WIN_BACK["actions"][0], "delay_minutes": 60}],
+        },
+    )
+    announce_stage(shop.app, members, "lapsed", "2026-12-02")
+    deliver(shop.app)
+    assert groups(shop.app, later["id"])["treated"] == {members[1]}
+    register_consent_filter(shop.app, lambda ids, purpose: set())
+    deliver(shop.app, now=utcnow() + timedelta(minutes=61))
+    assert automation_coupons(shop.app) == {members[1]: 1}, "no second coupon"
+    steps = shop.client.get(
+        f"/api/v1/automations/{later['id']}/enrolments", headers=manager(shop)
+    ).get_json()[0]["steps"]
+    assert [(s["outcome"], s["detail"]) for s in steps] == [
+        ("skipped", {"reason": "no marketing consent"})
+    ]
 
 
 def test_automation_requests_are_validated_and_for_managers(shop: Shop) -> None:
