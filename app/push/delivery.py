@@ -36,6 +36,7 @@ from sqlalchemy import delete, select
 from webpush import WebPush
 from webpush.types import WebPushSubscription
 
+from app.accounts.models import Member
 from app.db import utcnow
 from app.extensions import db
 from app.outbox.models import OutboxMessage
@@ -258,8 +259,9 @@ def notify_points_earned(event: EventEnvelope, now: datetime) -> None:
     points = int(event.data.get("points_earned") or 0)
     if points <= 0:
         return
-    balance = event.data.get("points_balance")
-    body = f"+{points} points" + (f" · balance {balance}" if balance is not None else "")
+    member = db.session.get(Member, event.member_id)
+    balance = f" · balance {member.points_balance}" if member is not None else ""
+    body = f"+{points} points{balance}"
     queue_push(
         event.member_id,
         "points",

@@ -87,7 +87,9 @@ def test_a_purchase_reaches_the_phone_encrypted_for_it_and_signed_with_vapid(
     assert headers["urgency"] == "normal"
     payload = json.loads(browser.decrypt(message["body"]))
     assert payload["title"] == "Points earned"
-    assert f"+{booked['points_earned']} points" in payload["body"]
+    assert (
+        payload["body"] == f"+{booked['points_earned']} points · balance {booked['points_balance']}"
+    )
     assert payload["url"] == "/#/card"
     assert payload["kind"] == "points"
 
