@@ -3,6 +3,10 @@
 An ``AutomationEnrolment`` is one occurrence of the trigger for one member. Its unique key
 ``(automation_id, member_id, occurrence)`` is what makes an automation fire at most once per
 member per occurrence, however often a time-based run or a redelivered event asks again.
+
+Privacy: enrolments, their steps and staff tasks are in the member's export; erasure deletes
+the member's open tasks and blanks the titles of done ones, and keeps the enrolments (they
+hold no personal data beyond the member id, and the reports need them).
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, true
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, delete, true, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, created_at
+from app.extensions import db
+from app.privacy.registry import register_eraser, register_member_table
 
 
 class Automation(Base):
@@ -94,3 +100,24 @@ class StaffTask(Base):
     created_at: Mapped[created_at]
     done_at: Mapped[datetime | None]
     done_by: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
+
+
+def _erase_automation_data(member_id: int) -> None:
+    # Enrolments stay (the control-group statistics); open "call this customer" tasks go.
+    db.session.execute(
+        delete(StaffTask).where(StaffTask.member_id == member_id, StaffTask.status == "open")
+    )
+    db.session.execute(
+        update(StaffTask).where(StaffTask.member_id == member_id).values(title="(erased)")
+    )
+
+
+register_member_table("automation_enrolments", "automation_enrolments")
+register_member_table(
+    "automation_step_runs",
+    "automation_step_runs",
+    member_column=None,
+    via=("enrolment_id", "automation_enrolments"),
+)
+register_member_table("staff_tasks", "staff_tasks")
+register_eraser("automations", _erase_automation_data)

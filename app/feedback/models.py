@@ -1,13 +1,19 @@
-"""Survey answers (one per member per period) and complaints recorded by staff."""
+"""Survey answers (one per member per period) and complaints recorded by staff.
+
+Privacy: all three tables are in the member's export; erasure removes the member's comments
+and the text of their complaints (scores and the fact of a complaint stay, without words).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, created_at
+from app.extensions import db
+from app.privacy.registry import register_eraser, register_member_table
 
 
 class SurveyInvitation(Base):
@@ -55,3 +61,21 @@ class Complaint(Base):
     created_at: Mapped[created_at]
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
+
+
+def _erase_feedback(member_id: int) -> None:
+    # Scores stay (the NPS history is the shop's aggregate); the member's own words go.
+    db.session.execute(
+        update(SurveyResponse).where(SurveyResponse.member_id == member_id).values(comment=None)
+    )
+    db.session.execute(
+        update(Complaint)
+        .where(Complaint.member_id == member_id)
+        .values(description="(erased)", resolution=None)
+    )
+
+
+register_member_table("survey_invitations", "survey_invitations")
+register_member_table("survey_responses", "survey_responses")
+register_member_table("complaints", "complaints")
+register_eraser("feedback", _erase_feedback)

@@ -5,6 +5,10 @@ transaction that made the change; when the worker handles it, it fans it out in 
 transaction into further rows (one per push subscription, webhook endpoint or automation
 step), each of which is delivered, retried and recorded on its own. ``message_id`` is stable
 across retries: receivers deduplicate by it.
+
+Privacy (declared in ``app.privacy.sources``): the queue is not part of the member's export
+(what it delivered is exported where it lives); erasing a member deletes their rows, pending
+ones included, so nothing more is sent.
 """
 
 from __future__ import annotations

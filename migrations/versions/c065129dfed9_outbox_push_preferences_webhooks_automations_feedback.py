@@ -1,7 +1,7 @@
 """outbox, push preferences, webhooks, automations, feedback
 
 Revision ID: c065129dfed9
-Revises: a9c4e1f7b209
+Revises: 958f071fab96
 Create Date: 2026-12-01 22:18:55.639236
 
 """
@@ -13,7 +13,7 @@ import app.db
 
 # revision identifiers, used by Alembic.
 revision = 'c065129dfed9'
-down_revision = 'a9c4e1f7b209'
+down_revision = '958f071fab96'
 branch_labels = None
 depends_on = None
 
