@@ -43,6 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from app.accounts.models import Member
 from app.automations import seams
 from app.automations.models import Automation, AutomationEnrolment, AutomationStepRun, StaffTask
+from app.automations.sources import install_profile_sources
 from app.automations.triggers import (
     EVENT_TRIGGERS,
     TIME_TRIGGERS,
@@ -527,6 +528,7 @@ def install_automations(app: Flask) -> None:
     """Enrol members from events, run automation steps, and evaluate time triggers daily."""
     register_consumer(app, None, enrol_from_event)
     register_handler(app, STEP_KIND, run_step)
+    install_profile_sources(app)
     register_scheduled_job(
         app, "automations-time-triggers", TIME_TRIGGERS_HOUR_UTC, run_daily_time_triggers
     )

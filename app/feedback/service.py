@@ -5,8 +5,8 @@ optional comment. A member is invited at most once per period (the calendar quar
 ``invite_to_survey`` returns None when they were invited already, and the unique key
 ``(member_id, period)`` holds that even under concurrent invitations. Invitations come from
 automations (the ``survey`` action, announced by push) and, with ``SURVEY_AFTER_PURCHASE``
-on, from a member's first purchase in a period. The PWA asks ``GET /me/surveys`` on launch and
-opens ``#/survey?id=<id>`` from the push message.
+on (and the member's ``surveys`` consent), from a member's first purchase in a period. The
+PWA asks ``GET /me/surveys`` on launch and opens ``#/survey?id=<id>`` from the push message.
 
 **Complaints.** Staff record complaints and service cases on a member (``kind`` complaint or
 service, a category, what happened); a manager resolves them with a note.
@@ -34,6 +34,7 @@ from app.events import DomainEvent, publish
 from app.extensions import db
 from app.feedback.models import Complaint, SurveyInvitation, SurveyResponse
 from app.outbox.service import EventEnvelope, register_consumer
+from app.profiles.consent import members_with_consent
 
 POST_PURCHASE_QUESTION = "How likely are you to recommend us to a friend?"
 
@@ -130,6 +131,8 @@ def invite_after_purchase(event: EventEnvelope, now: datetime) -> None:
     """With ``SURVEY_AFTER_PURCHASE`` on, invite a buyer once per period (a consumer)."""
     setting = str(current_app.config.get("SURVEY_AFTER_PURCHASE", "")).lower()
     if event.member_id is None or setting not in ("1", "true", "yes", "on"):
+        return
+    if event.member_id not in members_with_consent([event.member_id], "surveys"):
         return
     invite_to_survey(event.member_id, POST_PURCHASE_QUESTION, "purchase", now)
 

@@ -27,6 +27,7 @@ from app.ledger.expiry import expiring_points
 from app.ledger.models import Purchase
 from app.ledger.tiers import tier_progress
 from app.outbox.models import OutboxMessage
+from app.profiles.service import set_consent
 from tests.api.delivery_helpers import Browser, Receiver, deliver, receiver
 from tests.api.ledger_helpers import purchase
 from tests.conftest import Shop, bearer
@@ -78,12 +79,22 @@ def sign_up_members(shop: Shop, count: int) -> list[int]:
                 "email": f"m{i}@example.com",
                 "password": "correct horse",
                 "display_name": f"M{i}",
+                "consents": {"marketing": True, "surveys": True},
             },
         )
         assert response.status_code == 201, response.get_json()
         token = response.get_json()["access_token"]
         ids.append(shop.client.get("/api/v1/me", headers=bearer(token)).get_json()["member_id"])
     return ids
+
+
+def grant_consent(app: Flask, member_ids: list[int]) -> None:
+    """Record the demo members' opt-in to marketing and surveys (they have none)."""
+    with app.app_context():
+        for member_id in member_ids:
+            for purpose in ("marketing", "surveys"):
+                set_consent(member_id, purpose, True, source="app")
+        db.session.commit()
 
 
 def announce_stage(app: Flask, member_ids: list[int], stage: str, as_of: str) -> None:
@@ -202,6 +213,7 @@ def test_the_push_step_fills_placeholders_and_reaches_the_phone(
     )
     assert subscribed.status_code == 201
     member_id = shop.member_id(0)
+    grant_consent(shop.app, [member_id])
     announce_stage(shop.app, [member_id], "lapsed", "2026-11-30")
     deliver(shop.app)
     [message] = receiver.received
@@ -330,6 +342,7 @@ def test_quiet_hours_defer_member_facing_steps(shop: Shop) -> None:
             "quiet_hours": {"start": start, "end": end},
         },
     )
+    grant_consent(shop.app, [shop.member_id(0)])
     announce_stage(shop.app, [shop.member_id(0)], "lapsed", "2026-11-30")
     deliver(shop.app)
     assert automation_coupons(shop.app) == {}
@@ -475,3 +488,13 @@ def test_points_expiring_and_near_next_tier_catch_the_right_members_once(shop: S
             f"expiry:{expiring['expires_at'].date().isoformat()}"
         ]
         db.session.rollback()
+
+
+def test_members_without_a_recorded_consent_are_not_enrolled(shop: Shop) -> None:
+    automation = create(shop, {**WIN_BACK, "holdout_percent": 0})
+    consenting, silent = shop.member_id(0), shop.member_id(1)
+    grant_consent(shop.app, [consenting])
+    announce_stage(shop.app, [consenting, silent], "lapsed", "2026-11-30")
+    deliver(shop.app)
+    assert groups(shop.app, automation["id"]) == {"treated": {consenting}, "control": set()}
+    assert automation_coupons(shop.app) == {consenting: 1}

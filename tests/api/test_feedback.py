@@ -17,6 +17,7 @@ from app.feedback.service import (
     period_of,
     survey_scores_by_member,
 )
+from app.profiles.service import set_consent
 from tests.api.delivery_helpers import deliver
 from tests.api.ledger_helpers import purchase
 from tests.conftest import Shop, bearer
@@ -68,6 +69,9 @@ def test_periods_are_calendar_quarters() -> None:
 
 def test_after_purchase_surveys_follow_the_setting(shop: Shop) -> None:
     shop.app.config["SURVEY_AFTER_PURCHASE"] = "true"
+    with shop.app.app_context():
+        set_consent(shop.member_id(0), "surveys", True, source="app")
+        db.session.commit()
     till = shop.open_till()
     for _ in range(2):
         assert purchase(shop.client, till, shop.static_code(0), 1200).status_code == 201
