@@ -27,11 +27,13 @@ $(AXE): package-lock.json
 
 install: $(STAMP) $(AXE) ## Create .venv and install the project with its dev tools (and axe-core for the browser tests)
 
-run: $(STAMP) ## Migrate, seed the demo shop if empty, and serve on 127.0.0.1:PORT (8000)
+run: $(STAMP) ## Migrate, seed the demo shop if empty, serve on 127.0.0.1:PORT (8000) + the worker
 	@$(VENV)/bin/flask db upgrade
 	@$(VENV)/bin/flask seed-demo
 	@echo "Serving on http://127.0.0.1:$(PORT)  (API docs: http://127.0.0.1:$(PORT)/api/docs)"
-	@$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WEB_CONCURRENCY) \
+	@$(VENV)/bin/flask worker & worker=$$!; \
+		trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
+		$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WEB_CONCURRENCY) \
 		--worker-class gthread --threads $(GUNICORN_THREADS) --access-logfile - "app:create_app()"
 
 test: $(STAMP) ## Run every test suite (PostgreSQL/Redis/Chromium suites skip when absent, fail in CI)

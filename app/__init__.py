@@ -82,6 +82,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     response_headers.init_app(app)
     transactions.init_app(app)
     _register_blueprints(api)
+    _register_delivery(app)
     _register_public_documents(app)
     _register_cli(app)
     _subscribe_to_events(app)
@@ -108,10 +109,12 @@ def _subscribe_to_events(app: Flask) -> None:
 def _register_blueprints(api: Api) -> None:
     from app.auth.routes import blp as auth_blp
     from app.auth.routes import till_blp as till_sessions_blp
+    from app.automations.routes import blp as automations_blp
     from app.branding.routes import blp as branding_blp
     from app.campaigns.routes import blp as campaigns_blp
     from app.cards.pass_routes import register_pass_blueprints
     from app.cards.routes import blp as cards_blp
+    from app.feedback.routes import blp as feedback_blp
     from app.fraud.routes import blp as fraud_blp
     from app.ledger.routes import BLUEPRINTS as ledger_blueprints
     from app.me.routes import blp as me_blp
@@ -123,6 +126,7 @@ def _register_blueprints(api: Api) -> None:
     from app.rewards.routes import blp as rewards_blp
     from app.stores.routes import blp as stores_blp
     from app.till.routes import blp as till_blp
+    from app.webhooks.routes import blp as webhooks_blp
 
     blueprints = (
         auth_blp,
@@ -141,10 +145,30 @@ def _register_blueprints(api: Api) -> None:
         stores_blp,
         till_blp,
         branding_blp,
+        webhooks_blp,
+        automations_blp,
+        feedback_blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     register_pass_blueprints(api)
+
+
+def _register_delivery(app: Flask) -> None:
+    """Record every domain event in the outbox; register what the worker delivers."""
+    from app.automations.service import install_automations
+    from app.feedback.service import install_feedback
+    from app.outbox.jobs import install_scheduled_jobs
+    from app.outbox.service import install_outbox_writer
+    from app.push.delivery import install_push_delivery
+    from app.webhooks.service import install_webhooks
+
+    install_outbox_writer(app)
+    install_push_delivery(app)
+    install_webhooks(app)
+    install_automations(app)
+    install_feedback(app)
+    install_scheduled_jobs(app)
 
 
 def _register_public_documents(app: Flask) -> None:

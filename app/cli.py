@@ -18,6 +18,7 @@ from sqlalchemy import select
 from app.accounts.models import StaffAccount, StaffRole
 from app.auth.passwords import hash_password
 from app.auth.service import normalise_email
+from app.automations.cli import automations_group
 from app.campaigns.cli import coupons
 from app.cards.keys import rotate_card_key
 from app.demo import seed_demo
@@ -25,6 +26,7 @@ from app.extensions import db
 from app.idempotency import prune_idempotency_keys
 from app.ledger.cli import ledger_group, points_group
 from app.memberships.cli import memberships_group
+from app.outbox.cli import worker_command
 from app.privacy.cli import retention_group
 from app.referrals.cli import referrals_group
 
@@ -41,6 +43,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(retention_group)
     app.cli.add_command(referrals_group)
     app.cli.add_command(memberships_group)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(automations_group)
 
 
 @click.command("create-admin")

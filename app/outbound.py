@@ -89,6 +89,7 @@ class OutboundAnswer:
 
     status: int
     body: bytes
+    retry_after: str | None = None  # the Retry-After header, for the outbox's retries
 
 
 def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -261,7 +262,11 @@ def post(
             try:
                 connection.request("POST", target.path, body=body, headers=headers)
                 response = connection.getresponse()
-                return OutboundAnswer(response.status, response.read(MAX_ANSWER_BYTES))
+                return OutboundAnswer(
+                    response.status,
+                    response.read(MAX_ANSWER_BYTES),
+                    response.getheader("Retry-After"),
+                )
             except (OSError, http.client.HTTPException) as exc:  # sent: never send twice
                 failure = exc
                 break

@@ -23,8 +23,9 @@ from app.accounts.models import Member, StaffAccount, StaffRole
 from app.campaigns.codes import storage_keys
 from app.campaigns.export import seal_export
 from app.campaigns.models import Campaign, Coupon
-from app.db import utcnow
+from app.db import iso_or_none, utcnow
 from app.errors import Problem
+from app.events import DomainEvent, publish
 from app.extensions import db
 from app.stores.models import Store
 from coupons.codes import format_code, generate_code, generate_codes
@@ -167,6 +168,20 @@ def _issue_member_coupon(
                     "unknown-member", 404, "Unknown member", f"There is no member {member_id}."
                 ) from None
             continue  # the code's hash exists already: draw another code
+        publish(
+            DomainEvent(
+                "coupon.issued",
+                {
+                    "coupon_id": coupon.id,
+                    "source": source,
+                    "source_id": source_id,
+                    "campaign_id": campaign_id,
+                    "benefit": coupon.benefit,
+                    "valid_until": iso_or_none(valid_until),
+                },
+                member_id=member_id,
+            )
+        )
         return IssuedCoupon(coupon.id, code, format_code(code))
     raise RuntimeError("could not draw an unused coupon code")  # pragma: no cover
 

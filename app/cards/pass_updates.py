@@ -1,43 +1,34 @@
 """Wallet passes follow the balance: refresh them after points or the tier changed.
 
-The ledger announces ``points.changed`` and the tiers ``tier.changed`` (``app.events``); this
-module listens and notes the member, once per request. After the request's transaction has
-committed (``app.transactions.after_commit``), it refreshes that member's Apple passes
-(``notify_pass_changed``: compare each pass's content, push to the devices of those that
-changed). So the till's answer never waits on pass state, nothing is pushed for a request
-that was rolled back, and the pass sees the final balance and tier of the whole operation
-(earning, tier upgrade, stamps) rather than a step in between. Changes outside a request
-(the expiry job) push nothing: passes fetch on their own.
+The ledger announces ``points.changed`` and the tiers ``tier.changed`` (``app.events``); both
+are written to the outbox with the change. The worker hands each to ``refresh_passes``, which
+refreshes that member's Apple passes (``notify_pass_changed``: compare each pass's content,
+push to the devices of those that changed; the push goes out after the worker's commit). So
+the till's answer never waits on pass state or Apple, nothing is pushed for a request that was
+rolled back, and changes made outside a request (the expiry job) wake the passes too. A
+purchase that moved points and the tier announces two events; the second finds the pass
+unchanged and pushes nothing, so a device is woken once per change.
 """
 
 from __future__ import annotations
 
-from flask import Flask, g, has_request_context
+from datetime import datetime
+
+from flask import Flask
 
 from app.cards.apple_web_service import notify_pass_changed
-from app.events import DomainEvent, subscribe
-from app.transactions import after_commit
+from app.outbox.service import EventEnvelope, register_consumer
 
 PASS_EVENTS = ("points.changed", "tier.changed")
 
 
-def note_pass_change(event: DomainEvent) -> None:
-    """Refresh the member's passes once this request has committed."""
-    if event.member_id is None or not has_request_context():
-        return
-    pending: set[int] | None = g.get("members_with_changed_passes")
-    if pending is None:
-        pending = g.members_with_changed_passes = set()
-        after_commit(_refresh_changed_passes)
-    pending.add(event.member_id)
-
-
-def _refresh_changed_passes() -> None:
-    for member_id in sorted(g.pop("members_with_changed_passes", ())):
-        notify_pass_changed(member_id)
+def refresh_passes(event: EventEnvelope, now: datetime) -> None:
+    """Refresh the member's passes (an outbox consumer, run by the worker)."""
+    if event.member_id is not None:
+        notify_pass_changed(event.member_id)
 
 
 def subscribe_pass_updates(app: Flask) -> None:
-    """Listen for the events that change what a wallet pass shows."""
+    """Refresh passes in the worker for the events that change what a pass shows."""
     for event_type in PASS_EVENTS:
-        subscribe(app, event_type, note_pass_change)
+        register_consumer(app, event_type, refresh_passes)

@@ -23,6 +23,7 @@ from flask import current_app, g, has_request_context, request
 from sqlalchemy import select
 
 from app.db import utcnow
+from app.events import DomainEvent, publish
 from app.extensions import db
 from app.fraud.models import Attempt, FraudEvent, FraudEventAttempt
 
@@ -139,6 +140,20 @@ def write_event(pending: PendingEvent, attempt: Attempt | None) -> FraudEvent:
         )
         db.session.add(event)
         db.session.flush()
+        publish(
+            DomainEvent(
+                "fraud.event_raised",
+                {
+                    "event_id": event.id,
+                    "rule": event.rule,
+                    "severity": event.severity,
+                    "action": event.action,
+                    "subject": event.subject,
+                },
+                member_id=event.member_id,
+                store_id=event.store_id,
+            )
+        )
         already: set[int] = set()
     else:
         event.last_seen_at = now

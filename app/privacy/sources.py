@@ -30,6 +30,7 @@ from app.cards.passes import card_serial_number
 from app.db import utcnow
 from app.extensions import db
 from app.fraud.models import Attempt, CardBlock, FraudEvent, FraudEventAttempt, StaffAudit
+from app.outbox.models import DeliveryAttempt, OutboxMessage
 from app.privacy.registry import (
     register_eraser,
     register_export_source,
@@ -40,7 +41,7 @@ from app.privacy.registry import (
 from app.privacy.rows import row_dict, rows_of
 from app.profiles.consent import has_consent
 from app.profiles.models import CONSENT_PURPOSES, ConsentRecord, MemberProfile
-from app.push.models import PushSubscription
+from app.push.models import PushPreference, PushSubscription
 
 
 def _member_row(member_id: int) -> list[dict[str, Any]]:
@@ -112,6 +113,7 @@ register_member_table(
     "stamp_entries", "stamp_entries", member_column=None, via=("card_id", "stamp_cards")
 )
 register_member_table("push_subscriptions", "push_subscriptions", omit=["p256dh", "auth"])
+register_member_table("push_preferences", "push_preferences")
 register_member_table("attempts", "attempts", omit=["code_fingerprint"])
 register_member_table("fraud_events", "fraud_events")
 register_export_source("refresh_tokens", ["refresh_tokens"], _refresh_tokens)
@@ -119,6 +121,11 @@ register_member_table("sign_in_links", "magic_link_tokens", omit=["token_hash"])
 register_export_source("staff_actions", ["staff_audit"], _staff_actions)
 register_not_exported(
     "member_erasures", "exists only for erased members, who have nothing left to export"
+)
+register_not_exported(
+    "outbox_messages",
+    "a delivery queue, pruned 30 days after delivery; what it delivered (coupons, pushes, "
+    "automation steps) is exported where it lives",
 )
 
 
@@ -172,6 +179,14 @@ def _end_logins(member_id: int) -> None:
 
 def _delete_push_subscriptions(member_id: int) -> None:
     db.session.execute(delete(PushSubscription).where(PushSubscription.member_id == member_id))
+    db.session.execute(delete(PushPreference).where(PushPreference.member_id == member_id))
+
+
+def _delete_outbox_rows(member_id: int) -> None:
+    # Nothing more goes out to an erased member, and what went out is not kept.
+    ids = select(OutboxMessage.id).where(OutboxMessage.member_id == member_id)
+    db.session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.outbox_message_id.in_(ids)))
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.member_id == member_id))
 
 
 def _forget_addresses(member_id: int) -> None:
@@ -202,6 +217,7 @@ register_eraser("consents", _withdraw_consents)
 register_eraser("cards", _revoke_cards)
 register_eraser("logins", _end_logins)
 register_eraser("push_subscriptions", _delete_push_subscriptions)
+register_eraser("outbox", _delete_outbox_rows)
 register_eraser("addresses", _forget_addresses)
 register_eraser("coupons", _void_open_coupons)
 

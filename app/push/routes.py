@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
+from zoneinfo import available_timezones
 
 from flask import Response, jsonify
 from flask.views import MethodView
@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from app.auth.access import current_identity, member_required
 from app.push import service
+from app.push.delivery import KINDS, preference_view, queue_push, set_preferences
 
 blp = Blueprint("push", __name__, url_prefix="/api/v1", description="Web Push notifications")
 
@@ -48,10 +49,30 @@ class VapidKeySchema(Schema):
     public_key = fields.String(metadata={"description": "applicationServerKey, base64url"})
 
 
-class DeliverySchema(Schema):
-    delivered = fields.Integer()
-    removed = fields.Integer()
-    failed = fields.Integer()
+class QueuedSchema(Schema):
+    queued = fields.Integer(metadata={"description": "messages queued, one per device"})
+
+
+TIMEZONES = sorted(available_timezones() | {"UTC"})
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class QuietHoursSchema(Schema):
+    start = fields.String(required=True, validate=validate.Regexp(HHMM))
+    end = fields.String(required=True, validate=validate.Regexp(HHMM))
+
+
+class PushPreferencesSchema(Schema):
+    kinds = fields.Dict(
+        keys=fields.String(
+            validate=validate.OneOf([kind for kind, policy in KINDS.items() if policy.mutable])
+        ),
+        values=fields.Boolean(),
+        required=True,
+        metadata={"description": "kind of message → wanted (points, offers, reminders, surveys)"},
+    )
+    quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True, load_default=None)
+    timezone = fields.String(load_default="UTC", validate=validate.OneOf(TIMEZONES))
 
 
 @blp.route("/push/vapid-public-key")
@@ -89,9 +110,30 @@ class MyPushSubscriptions(MethodView):
 
 @blp.route("/me/push-subscriptions/test")
 class MyPushTest(MethodView):
-    @blp.response(200, DeliverySchema)
+    @blp.response(202, QueuedSchema)
     @member_required
     def post(self) -> dict[str, int]:
-        """Send a test notification to all my devices."""
+        """Queue a test notification to all my devices (the worker sends it)."""
         message = {"title": "Loyalty Wallet", "body": "Notifications are on.", "url": "/#/card"}
-        return asdict(service.send_to_member(current_identity().subject_id, message))
+        return {"queued": queue_push(current_identity().subject_id, "service", message)}
+
+
+@blp.route("/me/push-preferences")
+class MyPushPreferences(MethodView):
+    @blp.response(200, PushPreferencesSchema)
+    @member_required
+    def get(self) -> dict[str, Any]:
+        """Which kinds of message I get, and my quiet hours."""
+        return preference_view(current_identity().subject_id)
+
+    @blp.arguments(PushPreferencesSchema)
+    @blp.response(200, PushPreferencesSchema)
+    @member_required
+    def put(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Choose the kinds of message I get and my quiet hours (local time)."""
+        return set_preferences(
+            current_identity().subject_id,
+            kinds=body["kinds"],
+            quiet_hours=body.get("quiet_hours"),
+            timezone=body["timezone"],
+        )

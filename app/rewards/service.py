@@ -38,6 +38,7 @@ from app.accounts.models import Member
 from app.campaigns.issuing import issue_member_coupon
 from app.db import utcnow
 from app.errors import Problem
+from app.events import DomainEvent, publish
 from app.extensions import db
 from app.fraud.blocks import member_blocked
 from app.fraud.verdict import assess_member_request
@@ -266,6 +267,18 @@ def claim_reward(member_id: int, reward_id: int) -> dict[str, Any]:
         claim.coupon_id = issued.coupon_id
         coupon = {"coupon_id": issued.coupon_id, "code": issued.formatted}
     db.session.flush()
+    publish(
+        DomainEvent(
+            "reward.claimed",
+            {
+                "claim_id": claim.id,
+                "reward_id": reward.id,
+                "points_spent": claim.points_spent,
+                "coupon_id": claim.coupon_id,
+            },
+            member_id=member_id,
+        )
+    )
     return {
         "claim_id": claim.id,
         "reward_id": reward.id,

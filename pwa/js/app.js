@@ -15,7 +15,7 @@ import { currentPath, navigate, route, startRouter } from "./router.js";
 import { getSession } from "./session.js";
 import { toast } from "./ui.js";
 
-const MEMBER_PATHS = new Set(["/card", "/points", "/rewards", "/coupons", "/referrals"]);
+const MEMBER_PATHS = new Set(["/card", "/points", "/rewards", "/coupons", "/referrals", "/survey", "/notifications"]);
 const TITLE_KEYS = {
   "/login": "title.login",
   "/card": "title.card",
@@ -23,6 +23,8 @@ const TITLE_KEYS = {
   "/rewards": "title.rewards",
   "/coupons": "title.coupons",
   "/referrals": "title.referrals",
+  "/survey": "title.survey",
+  "/notifications": "title.notifications",
   "/join": "title.join",
   "/till": "title.till",
   "/staff": "title.staff",
@@ -113,6 +115,8 @@ function main() {
   route("/coupons", () => import("./views/coupons.js").then((m) => m.renderCoupons));
   route("/referrals", () => import("./views/referrals.js").then((m) => m.renderReferrals));
   route("/join", () => import("./views/login.js").then((m) => m.renderLogin));
+  route("/survey", () => import("./views/survey.js").then((m) => m.renderSurvey));
+  route("/notifications", () => import("./views/notifications.js").then((m) => m.renderNotifications));
   route("/till", () => import("./views/till.js").then((m) => m.renderTill));
   route("/staff", () => import("./views/staff.js").then((m) => m.renderStaff));
   startRouter(document.getElementById("view"), { defaultPath: startPath, changed: updateFrame });

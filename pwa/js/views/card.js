@@ -263,6 +263,8 @@ export function renderCard(outlet) {
       replace(notifications, button);
     } else if (state === "blocked") {
       replace(notifications, h("p", { class: "hint" }, t("card.pushBlocked")));
+    } else if (state === "on") {
+      replace(notifications, h("a", { href: "#/notifications", class: "link" }, t("card.pushSettings")));
     } else {
       replace(notifications);
     }

@@ -20,6 +20,8 @@ export default {
   "title.staff": "Personal",
   "title.referrals": "Freunde einladen",
   "title.join": "Mitmachen",
+  "title.survey": "Umfrage",
+  "title.notifications": "Benachrichtigungen",
   "nav.card": "Karte",
   "nav.points": "Punkte",
   "nav.rewards": "Prämien",

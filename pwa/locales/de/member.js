@@ -28,6 +28,7 @@ export default {
   "card.pushOffer": "Benachrichtigungen für Angebote und Punkte einschalten",
   "card.pushOn": "Benachrichtigungen sind an. Wir melden uns bei Punkten und Angeboten.",
   "card.pushBlocked": "Benachrichtigungen sind in den Browser-Einstellungen blockiert. Erlauben Sie sie dort, um Angebote zu erhalten.",
+  "card.pushSettings": "Einstellungen für Benachrichtigungen",
   "card.pushDismissed": "Benachrichtigungen bleiben aus. Sie können sie hier jederzeit einschalten.",
   "card.pushFailed": "Benachrichtigungen konnten hier nicht eingeschaltet werden.",
   "card.pushTurningOn": "Benachrichtigungen werden eingeschaltet …",

@@ -20,6 +20,8 @@ export default {
   "title.staff": "Staff",
   "title.referrals": "Invite friends",
   "title.join": "Join",
+  "title.survey": "Survey",
+  "title.notifications": "Notifications",
   "nav.card": "Card",
   "nav.points": "Points",
   "nav.rewards": "Rewards",

@@ -28,6 +28,7 @@ export default {
   "card.pushOffer": "Turn on notifications for offers and points",
   "card.pushOn": "Notifications are on. We'll tell you about points and offers.",
   "card.pushBlocked": "Notifications are blocked in this browser's settings. Allow them there to get offers.",
+  "card.pushSettings": "Notification settings",
   "card.pushDismissed": "Notifications stay off. You can turn them on here any time.",
   "card.pushFailed": "Notifications could not be turned on here.",
   "card.pushTurningOn": "Turning on notifications…",

@@ -1,0 +1,1 @@
+"""Automations: triggers that enrol members, actions that reach them, control groups that count."""

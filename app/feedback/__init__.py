@@ -1,0 +1,1 @@
+"""Member feedback: NPS surveys answered in the PWA, complaints and service cases from staff."""

@@ -1,0 +1,1 @@
+"""Webhooks: admins register endpoints; events reach them signed, retried and on record."""
