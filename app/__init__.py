@@ -81,6 +81,7 @@ def _register_blueprints(api: Api) -> None:
     from app.fraud.routes import blp as fraud_blp
     from app.ledger.routes import BLUEPRINTS as ledger_blueprints
     from app.me.routes import blp as me_blp
+    from app.members.routes import blp as members_blp
     from app.push.routes import blp as push_blp
     from app.rewards.routes import blp as rewards_blp
     from app.stores.routes import blp as stores_blp
@@ -96,6 +97,7 @@ def _register_blueprints(api: Api) -> None:
         campaigns_blp,
         fraud_blp,
         stores_blp,
+        members_blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

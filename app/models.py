@@ -8,8 +8,10 @@ from app.cards.models import Card
 from app.fraud.models import Attempt
 from app.idempotency import IdempotencyKey
 from app.ledger import models as ledger_models  # noqa: F401  (ledger, purchases, tiers)
+from app.lifecycle import models as lifecycle_models  # noqa: F401  (lifecycle, stage history)
 from app.push.models import PushSubscription
 from app.rewards import models as rewards_models  # noqa: F401  (rewards, stamp cards)
+from app.segments.models import Segment
 from app.stores.models import Store, Till
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "Member",
     "PushSubscription",
     "RefreshToken",
+    "Segment",
     "StaffAccount",
     "Store",
     "Till",
