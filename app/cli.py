@@ -24,6 +24,7 @@ from app.demo import seed_demo
 from app.extensions import db
 from app.idempotency import prune_idempotency_keys
 from app.ledger.cli import ledger_group, points_group
+from app.lifecycle.cli import lifecycle_group
 
 
 def register_commands(app: Flask) -> None:
@@ -35,6 +36,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(coupons)
     app.cli.add_command(ledger_group)
     app.cli.add_command(points_group)
+    app.cli.add_command(lifecycle_group)
 
 
 @click.command("create-admin")
