@@ -79,6 +79,7 @@ def _register_blueprints(api: Api) -> None:
     from app.cards.pass_routes import register_pass_blueprints
     from app.cards.routes import blp as cards_blp
     from app.fraud.routes import blp as fraud_blp
+    from app.imports.routes import blp as imports_blp
     from app.ledger.routes import BLUEPRINTS as ledger_blueprints
     from app.me.routes import blp as me_blp
     from app.members.routes import blp as members_blp
@@ -98,6 +99,7 @@ def _register_blueprints(api: Api) -> None:
         fraud_blp,
         stores_blp,
         members_blp,
+        imports_blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

@@ -23,6 +23,7 @@ from app.cards.keys import rotate_card_key
 from app.demo import seed_demo
 from app.extensions import db
 from app.idempotency import prune_idempotency_keys
+from app.imports.cli import import_group
 from app.ledger.cli import ledger_group, points_group
 from app.lifecycle.cli import lifecycle_group
 
@@ -37,6 +38,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(ledger_group)
     app.cli.add_command(points_group)
     app.cli.add_command(lifecycle_group)
+    app.cli.add_command(import_group)
 
 
 @click.command("create-admin")

@@ -32,6 +32,7 @@ FEATURE_SETTING_PREFIXES = (
     "PUSH_",
     "LIFECYCLE_",
     "KPI_",
+    "IMPORT_",
 )
 
 

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NoReturn
 
 from flask import g, has_request_context
-from sqlalchemy import ColumnElement, func, literal, select, true, update
+from sqlalchemy import ColumnElement, func, insert, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
@@ -337,3 +338,83 @@ def count_members_and_entries() -> tuple[int, int]:
     members = db.session.scalar(select(func.count()).select_from(Member))
     entries = db.session.scalar(select(func.count()).select_from(LedgerEntry))
     return int(members or 0), int(entries or 0)
+
+
+# --- many entries at once (history imports) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One entry of a bulk posting, at its original time."""
+
+    member_id: int
+    points: int
+    kind: str
+    created_at: datetime
+    reference_type: str | None = None
+    reference_id: str | None = None
+    store_id: int | None = None
+    staff_id: int | None = None
+    reason: str | None = None
+
+
+def post_ledger_entries(postings: Sequence[Posting]) -> list[int]:
+    """Append many entries and move the balances they change; return the entry ids in order.
+
+    The bulk form of ``post_ledger_entry`` for history imports, with the same guarantees: the
+    members' rows are locked (in id order, so two bulk runs never deadlock), each entry carries
+    the running balance after it, the entries go in with one multi-row INSERT and each balance
+    moves once, to the sum it started from plus the member's entries. The signs are checked as
+    for single postings; reversals are refused (they need their single-entry checks). Wallet
+    passes are not woken: they fetch the balance on their own.
+    """
+    if not postings:
+        return []
+    for posting in postings:
+        _check_sign(posting.kind, posting.points)
+        if posting.kind == "reversal":
+            raise ValueError("reversals are posted one at a time")
+    member_ids = sorted({posting.member_id for posting in postings})
+    balances: dict[int, int] = {
+        int(member_id): int(balance)
+        for member_id, balance in db.session.execute(
+            select(Member.id, Member.points_balance)
+            .where(Member.id.in_(member_ids))
+            .order_by(Member.id)
+            .with_for_update()
+        )
+    }
+    missing = [member_id for member_id in member_ids if member_id not in balances]
+    if missing:
+        raise unknown_member(missing[0])
+    rows = []
+    for posting in postings:
+        balances[posting.member_id] += posting.points
+        rows.append(
+            {
+                "member_id": posting.member_id,
+                "points": posting.points,
+                "balance_after": balances[posting.member_id],
+                "kind": posting.kind,
+                "reference_type": posting.reference_type,
+                "reference_id": posting.reference_id,
+                "store_id": posting.store_id,
+                "staff_id": posting.staff_id,
+                "reason": posting.reason,
+                "created_at": posting.created_at,
+            }
+        )
+    entry_ids = list(
+        db.session.scalars(
+            insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), rows
+        )
+    )
+    db.session.execute(
+        update(Member),
+        [{"id": member_id, "points_balance": balances[member_id]} for member_id in member_ids],
+    )
+    for member_id in member_ids:
+        cached = db.session.identity_map.get(identity_key(Member, member_id))
+        if cached is not None:
+            db.session.expire(cached, ["points_balance"])
+    return entry_ids
