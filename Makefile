@@ -23,7 +23,7 @@ install: $(STAMP) ## Create .venv and install the project with its dev tools
 
 run: $(STAMP) ## Migrate, seed the demo shop if empty, and serve on 127.0.0.1:PORT (8000)
 	@$(VENV)/bin/flask db upgrade
-	@$(VENV)/bin/flask seed-demo
+	@$(VENV)/bin/flask seed-demo --history
 	@echo "Serving on http://127.0.0.1:$(PORT)  (API docs: http://127.0.0.1:$(PORT)/api/docs)"
 	@$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WEB_CONCURRENCY) \
 		--access-logfile - "app:create_app()"

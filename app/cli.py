@@ -24,6 +24,7 @@ from app.demo import seed_demo
 from app.extensions import db
 from app.idempotency import prune_idempotency_keys
 from app.imports.cli import import_group
+from app.imports.demo import seed_demo_history
 from app.ledger.cli import ledger_group, points_group
 from app.lifecycle.cli import lifecycle_group
 
@@ -68,10 +69,14 @@ def create_admin(email: str, password: str, display_name: str) -> None:
 @click.command("seed-demo")
 @with_appcontext
 @click.option("--json", "as_json", is_flag=True, help="Print the logins as JSON.")
-def seed_demo_command(as_json: bool) -> None:
+@click.option("--history", is_flag=True, help="Also import a year of customer history.")
+def seed_demo_command(as_json: bool, history: bool) -> None:
     """Fill an empty database with the demo shop and print its logins."""
     logins, created = seed_demo()
     db.session.commit()
+    if history:
+        seed_demo_history()
+        db.session.commit()
     data = logins.to_dict()
     if as_json:
         click.echo(json.dumps(data, indent=2))
