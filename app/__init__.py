@@ -85,6 +85,7 @@ def _register_blueprints(api: Api) -> None:
     from app.members.routes import blp as members_blp
     from app.push.routes import blp as push_blp
     from app.rewards.routes import blp as rewards_blp
+    from app.segments.routes import blp as segments_blp
     from app.stores.routes import blp as stores_blp
 
     blueprints = (
@@ -100,6 +101,7 @@ def _register_blueprints(api: Api) -> None:
         stores_blp,
         members_blp,
         imports_blp,
+        segments_blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

@@ -48,6 +48,7 @@ from sqlalchemy.orm import undefer
 from app.accounts.models import Member, StaffAccount, StaffRole
 from app.auth.access import MANAGER_ROLES
 from app.campaigns.models import Campaign, Coupon, CouponSettings, Redemption
+from app.campaigns.schemas import MAX_MEMBERS_PER_CAMPAIGN
 from app.cards.presentation import PresentedCard, present_card
 from app.db import iso_or_none, utcnow
 from app.errors import Problem
@@ -55,6 +56,7 @@ from app.extensions import db
 from app.fraud import lockout as fraud_lockout
 from app.fraud.attempts import update_attempt
 from app.fraud.rules import assess
+from app.segments.service import segment_audience
 from app.stores.models import Store
 from coupons.codes import CANONICAL_LENGTH, format_code, generate_code, generate_codes
 from coupons.codes import normalise_code as _normalise_code
@@ -594,7 +596,10 @@ def create_campaign(request: Mapping[str, Any], *, staff_id: int) -> Campaign:
         "staff_id": staff_id,
     }
     if request["audience"] == "members":
-        return create_member_campaign(member_ids=request["member_ids"], **common)
+        member_ids = request["member_ids"] or segment_audience(
+            request["segment_id"], MAX_MEMBERS_PER_CAMPAIGN
+        )
+        return create_member_campaign(member_ids=member_ids, **common)
     campaign, _codes = create_anonymous_campaign(
         code_count=request["code_count"],
         max_uses_per_member=request["max_uses_per_member"],

@@ -118,3 +118,21 @@ def segment_view(segment: Segment, size: int | None = None) -> dict[str, Any]:
         "updated_at": iso_or_none(segment.updated_at),
         "created_by_staff_id": segment.created_by,
     }
+
+
+def segment_audience(segment_id: int, max_members: int) -> list[int]:
+    """Return a segment's member ids as a campaign audience (not empty, not above the limit)."""
+    member_ids = segment_member_ids(segment_id, limit=max_members + 1)
+    if not member_ids:
+        raise Problem(
+            "segment-empty", 422, "Segment is empty", f"Segment {segment_id} selects no one now."
+        )
+    if len(member_ids) > max_members:
+        raise Problem(
+            "segment-too-large",
+            422,
+            "Segment too large",
+            f"A member campaign reaches at most {max_members} members; narrow the segment.",
+            max_members=max_members,
+        )
+    return member_ids

@@ -1,0 +1,158 @@
+"""Segment routes (managers): define, preview, list members (paginated and CSV), change, delete.
+
+A segment's members are computed when asked, in SQL; the member list has the same rows as the
+staff member search (``app.members.service``), and ``/members.csv`` streams every one of them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth.access import MANAGER_ROLES, current_identity, staff_required
+from app.members import service as members
+from app.members.schemas import MemberRowSchema
+from app.segments import service
+from app.segments.schemas import (
+    SegmentPreviewSchema,
+    SegmentRequestSchema,
+    SegmentRulesSchema,
+    SegmentSchema,
+)
+
+blp = Blueprint("segments", __name__, url_prefix="/api/v1/segments", description="Segments")
+CSV_COLUMNS = (
+    "member_id",
+    "member_number",
+    "email",
+    "display_name",
+    "tier",
+    "points_balance",
+    "stage",
+    "health_score",
+    "p_active",
+    "days_since_last_purchase",
+    "created_at",
+)
+
+
+@blp.route("")
+class Segments(MethodView):
+    @blp.response(200, SegmentSchema(many=True))
+    @blp.alt_response(403, description="forbidden")
+    @staff_required(*MANAGER_ROLES)
+    def get(self) -> list[dict[str, Any]]:
+        """List the segments with their current sizes."""
+        return [service.segment_view(segment) for segment in service.list_segments()]
+
+    @blp.arguments(SegmentRequestSchema)
+    @blp.response(201, SegmentSchema)
+    @blp.alt_response(403, description="forbidden")
+    @blp.alt_response(409, description="segment-name-taken")
+    @blp.alt_response(422, description="invalid-segment-rules, validation-error")
+    @staff_required(*MANAGER_ROLES)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Define a segment by rules over member attributes."""
+        segment = service.create_segment(
+            body["name"], body["rules"], body["description"], current_identity().subject_id
+        )
+        return service.segment_view(segment)
+
+
+@blp.route("/preview")
+class SegmentPreview(MethodView):
+    @blp.arguments(SegmentRulesSchema)
+    @blp.response(200, SegmentPreviewSchema)
+    @blp.alt_response(403, description="forbidden")
+    @blp.alt_response(422, description="invalid-segment-rules")
+    @staff_required(*MANAGER_ROLES)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Count the members some rules would select, without saving them."""
+        return {"size": service.count_matching(body["rules"])}
+
+
+@blp.route("/<int:segment_id>")
+class SegmentDetail(MethodView):
+    @blp.response(200, SegmentSchema)
+    @blp.alt_response(403, description="forbidden")
+    @blp.alt_response(404, description="unknown-segment")
+    @staff_required(*MANAGER_ROLES)
+    def get(self, segment_id: int) -> dict[str, Any]:
+        """Show a segment and how many members it selects now."""
+        return service.segment_view(service.get_segment(segment_id))
+
+    @blp.arguments(SegmentRequestSchema)
+    @blp.response(200, SegmentSchema)
+    @blp.alt_response(403, description="forbidden")
+    @blp.alt_response(404, description="unknown-segment")
+    @blp.alt_response(409, description="segment-name-taken")
+    @blp.alt_response(422, description="invalid-segment-rules, validation-error")
+    @staff_required(*MANAGER_ROLES)
+    def put(self, body: dict[str, Any], segment_id: int) -> dict[str, Any]:
+        """Replace a segment's name, description and rules."""
+        segment = service.update_segment(
+            segment_id, body["name"], body["rules"], body["description"]
+        )
+        return service.segment_view(segment)
+
+    @blp.response(204)
+    @blp.alt_response(403, description="forbidden")
+    @blp.alt_response(404, description="unknown-segment")
+    @staff_required(*MANAGER_ROLES)
+    def delete(self, segment_id: int) -> None:
+        """Delete a segment (coupons already issued to it stay)."""
+        service.delete_segment(segment_id)
+
+
+@blp.route("/<int:segment_id>/members")
+class SegmentMembers(MethodView):
+    @blp.response(200, MemberRowSchema(many=True))
+    @blp.paginate()
+    @blp.alt_response(403, description="forbidden")
+    @blp.alt_response(404, description="unknown-segment")
+    @staff_required(*MANAGER_ROLES)
+    def get(self, segment_id: int, pagination_parameters: Any) -> list[dict[str, Any]]:
+        """List a segment's members, newest first."""
+        rows, total = members.search_members(
+            members.MemberSearch(segment_id=segment_id),
+            pagination_parameters.first_item,
+            pagination_parameters.page_size,
+        )
+        pagination_parameters.item_count = total
+        return rows
+
+
+@blp.route("/<int:segment_id>/members.csv")
+class SegmentMembersCsv(MethodView):
+    @blp.response(200, content_type="text/csv")
+    @blp.alt_response(403, description="forbidden")
+    @blp.alt_response(404, description="unknown-segment")
+    @staff_required(*MANAGER_ROLES)
+    def get(self, segment_id: int) -> Response:
+        """Download every member of a segment as CSV."""
+        segment = service.get_segment(segment_id)
+        search = members.MemberSearch(segment_id=segment.id)
+
+        def lines() -> Iterator[str]:
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, CSV_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            for row in members.iterate_members(search):
+                writer.writerow(row)
+                if buffer.tell() > 64_000:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+
+        return Response(
+            stream_with_context(lines()),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="segment-{segment.id}.csv"'},
+        )
