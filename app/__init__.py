@@ -80,6 +80,7 @@ def _register_blueprints(api: Api) -> None:
     from app.cards.routes import blp as cards_blp
     from app.fraud.routes import blp as fraud_blp
     from app.imports.routes import blp as imports_blp
+    from app.kpis.routes import blp as kpis_blp
     from app.ledger.routes import BLUEPRINTS as ledger_blueprints
     from app.me.routes import blp as me_blp
     from app.members.routes import blp as members_blp
@@ -102,6 +103,7 @@ def _register_blueprints(api: Api) -> None:
         members_blp,
         imports_blp,
         segments_blp,
+        kpis_blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

@@ -6,6 +6,7 @@ Purchases go in with Core inserts at their original times; the lifecycle reads o
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import insert, select
@@ -14,6 +15,8 @@ from app.accounts.models import Member
 from app.extensions import db
 from app.ledger.models import Purchase
 from app.stores.models import Store
+
+_RECEIPT_SERIAL = itertools.count(1)
 
 
 def at(day: date, hour: int = 12) -> datetime:
@@ -53,7 +56,7 @@ def add_purchases(
         [
             {
                 "store_id": store,
-                "receipt_id": f"T-{member_id}-{day.isoformat()}-{index}",
+                "receipt_id": f"T-{member_id}-{day.isoformat()}-{next(_RECEIPT_SERIAL)}",
                 "member_id": member_id,
                 "amount_cents": amount_cents,
                 "currency": "EUR",
@@ -62,7 +65,7 @@ def add_purchases(
                 "source": "import",
                 "created_at": at(day),
             }
-            for index, day in enumerate(days)
+            for day in days
         ],
     )
 
