@@ -43,10 +43,14 @@ format: $(STAMP) ## Format the code with ruff
 bench: $(STAMP) ## Run the benchmarks (till request overhead, code generation)
 	@$(PY) -m pytest tests/bench -o addopts="" -q
 
+bench-lifecycle: $(STAMP) ## Time import + lifecycle refresh at 100k members / 1M purchases (BENCH_DATABASE_URL)
+	@test -n "$$BENCH_DATABASE_URL" || (echo "set BENCH_DATABASE_URL (a PostgreSQL database it may wipe)"; exit 2)
+	@$(PY) -m pytest tests/bench/test_bench_lifecycle.py -o addopts="" -q -p no:cacheprovider
+
 migration: $(STAMP) ## Generate a migration from model changes: make migration m="what changed"
 	@$(VENV)/bin/flask db migrate -m "$(m)"
 
 clean: ## Remove the venv, caches and the local instance folder (secrets and SQLite data!)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache instance
 
-.PHONY: help install run test lint format bench migration clean
+.PHONY: help install run test lint format bench bench-lifecycle migration clean

@@ -41,13 +41,14 @@ import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Member
 from app.auth.service import normalise_email
+from app.bulk import insert_rows
 from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
@@ -207,7 +208,19 @@ class _Importer:
         known = set(db.session.scalars(select(Store.id)))
         self.store_ids = known if store_ids is None else known & store_ids
         self.created_member_ids: set[int] = set()
+        self.created_in_batch: set[int] = set()
+        self.points_by_amount: dict[int, int] = {}
         self.now = utcnow()
+
+    def points_for(self, amount_cents: int) -> int:
+        """Return what a purchase of this amount earns (the ledger's rules, memoised by amount)."""
+        if not self.award_points:
+            return 0
+        points = self.points_by_amount.get(amount_cents)
+        if points is None:
+            points = compute_points(amount_cents, [], self.rules)
+            self.points_by_amount[amount_cents] = points
+        return points
 
     def members_for(self, rows: list[ReceiptRow], report: ImportReport) -> dict[str, int]:
         """Return member ids by e-mail, creating the members not known yet."""
@@ -226,8 +239,9 @@ class _Importer:
             if earlier is None or row.occurred_at < earlier.occurred_at:
                 first_seen[row.email] = row
         if first_seen:
-            created = db.session.execute(
-                insert(Member).returning(Member.id, Member.email, sort_by_parameter_order=True),
+            newcomers = list(first_seen.values())
+            created = insert_rows(
+                Member.__table__,  # type: ignore[arg-type]
                 [
                     {
                         "email": row.email,
@@ -235,12 +249,14 @@ class _Importer:
                         "password_hash": UNUSABLE_PASSWORD,
                         "created_at": row.occurred_at,
                     }
-                    for row in first_seen.values()
+                    for row in newcomers
                 ],
-            ).all()
-            for member_id, email in created:
-                known[email] = int(member_id)
-                self.created_member_ids.add(int(member_id))
+                return_ids=True,
+            )
+            for member_id, row in zip(created, newcomers, strict=True):
+                known[row.email] = member_id
+                self.created_member_ids.add(member_id)
+                self.created_in_batch.add(member_id)
             report.members_created += len(created)
         return known
 
@@ -271,14 +287,12 @@ class _Importer:
 
     def book(self, rows: list[ReceiptRow], report: ImportReport) -> None:
         """Import one batch of valid rows."""
+        self.created_in_batch = set()
         fresh = self.new_receipts(rows, report)
         if not fresh:
             return
         members = self.members_for(fresh, report)
-        points = [
-            compute_points(row.amount_cents, [], self.rules) if self.award_points else 0
-            for row in fresh
-        ]
+        points = [self.points_for(row.amount_cents) for row in fresh]
         entry_ids: list[int | None] = [None] * len(fresh)
         if self.award_points:
             posted = post_ledger_entries(
@@ -299,8 +313,8 @@ class _Importer:
             )
             entry_ids = list(posted)
             report.points_awarded += sum(points)
-        db.session.execute(
-            insert(Purchase),
+        insert_rows(
+            Purchase.__table__,  # type: ignore[arg-type]
             [
                 {
                     "store_id": row.store_id,
@@ -322,20 +336,24 @@ class _Importer:
         report.imported += len(fresh)
 
     def _move_signups_back(self, rows: list[ReceiptRow], members: dict[str, int]) -> None:
-        """Let members this run created have signed up at their earliest imported purchase."""
+        """Let members an earlier batch of this run created have signed up at their earliest
+        imported purchase (members created in this batch got it already)."""
         earliest: dict[int, datetime] = {}
         for row in rows:
             member_id = members[row.email]
-            if member_id in self.created_member_ids:
+            if member_id in self.created_member_ids and member_id not in self.created_in_batch:
                 current = earliest.get(member_id)
                 if current is None or row.occurred_at < current:
                     earliest[member_id] = row.occurred_at
-        for member_id, moment in earliest.items():
+        if earliest:
+            table = cast(Table, Member.__table__)
             db.session.execute(
-                update(Member)
-                .where(Member.id == member_id, Member.created_at > moment)
-                .values(created_at=moment)
-                .execution_options(synchronize_session=False)
+                update(table)
+                .where(
+                    table.c.id == bindparam("member_id"), table.c.created_at > bindparam("moment")
+                )
+                .values(created_at=bindparam("moment")),
+                [{"member_id": key, "moment": value} for key, value in earliest.items()],
             )
 
 

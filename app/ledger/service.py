@@ -29,11 +29,12 @@ from datetime import datetime
 from typing import NoReturn
 
 from flask import g, has_request_context
-from sqlalchemy import ColumnElement, func, insert, literal, select, true, update
+from sqlalchemy import ColumnElement, func, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import Member
+from app.bulk import insert_rows
 from app.cards.apple_web_service import notify_pass_changed
 from app.errors import Problem
 from app.extensions import db
@@ -364,7 +365,8 @@ def post_ledger_entries(postings: Sequence[Posting]) -> list[int]:
     The bulk form of ``post_ledger_entry`` for history imports, with the same guarantees: the
     members' rows are locked (in id order, so two bulk runs never deadlock), each entry carries
     the running balance after it, the entries go in with one multi-row INSERT and each balance
-    moves once, to the sum it started from plus the member's entries. The signs are checked as
+    moves once, to the sum it started from plus the member's entries. The rows go in through
+    ``app.bulk.insert_rows`` (``COPY`` on PostgreSQL). The signs are checked as
     for single postings; reversals are refused (they need their single-entry checks). Wallet
     passes are not woken: they fetch the balance on their own.
     """
@@ -404,11 +406,7 @@ def post_ledger_entries(postings: Sequence[Posting]) -> list[int]:
                 "created_at": posting.created_at,
             }
         )
-    entry_ids = list(
-        db.session.scalars(
-            insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), rows
-        )
-    )
+    entry_ids = insert_rows(LedgerEntry.__table__, rows, return_ids=True)  # type: ignore[arg-type]
     db.session.execute(
         update(Member),
         [{"id": member_id, "points_balance": balances[member_id]} for member_id in member_ids],
