@@ -193,3 +193,15 @@ def test_cli_refresh_and_staff_filters(
     ).get_json()
     assert detail["lifecycle"]["stage"] == "at_risk"
     assert detail["lifecycle"]["health_factors"][0]["factor"] == "recency"
+
+
+def test_refresh_without_enough_buyers_fits_no_model(app: Flask, shop: Shop) -> None:
+    with app.app_context():
+        summary = refresh_lifecycle()
+        db.session.commit()
+        grace = _lifecycle(shop.member_id(1))
+        ada = _lifecycle(shop.member_id(0))
+    assert summary.members == 2 and summary.model is None
+    assert (ada.stage, grace.stage) == ("new", "new")
+    assert grace.p_active is None and grace.purchases == 2
+    assert ada.days_since_last_purchase is None and ada.health_score == 100
