@@ -43,12 +43,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import String, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Member
 from app.auth.service import normalise_email
-from app.bulk import insert_rows
+from app.bulk import among, insert_rows
 from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
@@ -228,7 +228,7 @@ class _Importer:
         known: dict[str, int] = {
             email: int(member_id)
             for member_id, email in db.session.execute(
-                select(Member.id, Member.email).where(Member.email.in_(emails))
+                select(Member.id, Member.email).where(among(Member.email, emails, String))
             )
         }
         first_seen: dict[str, ReceiptRow] = {}
@@ -271,7 +271,8 @@ class _Importer:
                 (store_id, receipt_id)
                 for receipt_id in db.session.scalars(
                     select(Purchase.receipt_id).where(
-                        Purchase.store_id == store_id, Purchase.receipt_id.in_(receipt_ids)
+                        Purchase.store_id == store_id,
+                        among(Purchase.receipt_id, receipt_ids, String),
                     )
                 )
             )

@@ -29,12 +29,12 @@ from datetime import datetime
 from typing import NoReturn
 
 from flask import g, has_request_context
-from sqlalchemy import ColumnElement, func, literal, select, true, update
+from sqlalchemy import ColumnElement, Integer, func, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import Member
-from app.bulk import insert_rows
+from app.bulk import among, insert_rows
 from app.cards.apple_web_service import notify_pass_changed
 from app.errors import Problem
 from app.extensions import db
@@ -381,7 +381,7 @@ def post_ledger_entries(postings: Sequence[Posting]) -> list[int]:
         int(member_id): int(balance)
         for member_id, balance in db.session.execute(
             select(Member.id, Member.points_balance)
-            .where(Member.id.in_(member_ids))
+            .where(among(Member.id, member_ids, Integer))
             .order_by(Member.id)
             .with_for_update()
         )

@@ -100,7 +100,9 @@ def fit(
 
     def negative(log_params: Array) -> float:
         r, alpha, a, b = np.exp(log_params)
-        value = -float(np.dot(w, log_likelihood(variant, r, alpha, a, b, x, t_x, T))) / total
+        # An elementwise product, not np.dot: BLAS threads gain nothing on a vector this size
+        # and spin on a busy machine.
+        value = -float((w * log_likelihood(variant, r, alpha, a, b, x, t_x, T)).sum()) / total
         return value if np.isfinite(value) else 1e300
 
     result = minimize(

@@ -151,3 +151,6 @@ def test_import_and_refresh_at_scale(
         print()
         for name, (seconds, note) in figures.items():
             print(f"{name:32} {seconds:8.1f} s   {note}")
+        cpu = time.process_time()
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"benchmark process CPU time {cpu:.1f} s; load average at the end {load}")
