@@ -69,7 +69,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_blueprints(api)
     _register_public_documents(app)
     _register_cli(app)
+    _subscribe_to_events(app)
     return app
+
+
+def _subscribe_to_events(app: Flask) -> None:
+    from app.cards.pass_updates import subscribe_pass_updates
+
+    subscribe_pass_updates(app)
 
 
 def _register_blueprints(api: Api) -> None:
@@ -84,10 +91,12 @@ def _register_blueprints(api: Api) -> None:
     from app.ledger.routes import BLUEPRINTS as ledger_blueprints
     from app.me.routes import blp as me_blp
     from app.members.routes import blp as members_blp
+    from app.members.routes import segment_members_blp
     from app.push.routes import blp as push_blp
     from app.rewards.routes import blp as rewards_blp
     from app.segments.routes import blp as segments_blp
     from app.stores.routes import blp as stores_blp
+    from app.till.routes import blp as till_blp
 
     blueprints = (
         auth_blp,
@@ -100,9 +109,11 @@ def _register_blueprints(api: Api) -> None:
         campaigns_blp,
         fraud_blp,
         stores_blp,
+        till_blp,
         members_blp,
         imports_blp,
         segments_blp,
+        segment_members_blp,
         kpis_blp,
     )
     for blueprint in blueprints:

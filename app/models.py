@@ -12,6 +12,7 @@ from app.lifecycle import models as lifecycle_models  # noqa: F401  (lifecycle, 
 from app.push.models import PushSubscription
 from app.rewards import models as rewards_models  # noqa: F401  (rewards, stamp cards)
 from app.segments.models import Segment
+from app.settings_cache import SettingsVersion
 from app.stores.models import Store, Till
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "PushSubscription",
     "RefreshToken",
     "Segment",
+    "SettingsVersion",
     "StaffAccount",
     "Store",
     "Till",

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from app.accounts.models import Member
 from app.campaigns.models import Coupon
-from app.campaigns.service import coupon_view
+from app.campaigns.views import coupon_view
 from app.cards.models import Card
 from app.db import iso_or_none, utcnow
 from app.extensions import db

@@ -1,23 +1,18 @@
-"""Segment routes (managers): define, preview, list members (paginated and CSV), change, delete.
+"""Segment routes (managers): define, preview, change, delete.
 
-A segment's members are computed when asked, in SQL; the member list has the same rows as the
-staff member search (``app.members.service``), and ``/members.csv`` streams every one of them.
+A segment's members are computed when asked, in SQL. Its member list and CSV
+(``/segments/{id}/members``, ``members.csv``) are served by ``app.members.routes``, next to the
+member search whose rows they share: members build on segments, not the other way round.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.auth.access import MANAGER_ROLES, current_identity, staff_required
-from app.members import service as members
-from app.members.schemas import MemberRowSchema
 from app.segments import service
 from app.segments.schemas import (
     SegmentPreviewSchema,
@@ -27,19 +22,6 @@ from app.segments.schemas import (
 )
 
 blp = Blueprint("segments", __name__, url_prefix="/api/v1/segments", description="Segments")
-CSV_COLUMNS = (
-    "member_id",
-    "member_number",
-    "email",
-    "display_name",
-    "tier",
-    "points_balance",
-    "stage",
-    "health_score",
-    "p_active",
-    "days_since_last_purchase",
-    "created_at",
-)
 
 
 @blp.route("")
@@ -108,51 +90,3 @@ class SegmentDetail(MethodView):
     def delete(self, segment_id: int) -> None:
         """Delete a segment (coupons already issued to it stay)."""
         service.delete_segment(segment_id)
-
-
-@blp.route("/<int:segment_id>/members")
-class SegmentMembers(MethodView):
-    @blp.response(200, MemberRowSchema(many=True))
-    @blp.paginate()
-    @blp.alt_response(403, description="forbidden")
-    @blp.alt_response(404, description="unknown-segment")
-    @staff_required(*MANAGER_ROLES)
-    def get(self, segment_id: int, pagination_parameters: Any) -> list[dict[str, Any]]:
-        """List a segment's members, newest first."""
-        rows, total = members.search_members(
-            members.MemberSearch(segment_id=segment_id),
-            pagination_parameters.first_item,
-            pagination_parameters.page_size,
-        )
-        pagination_parameters.item_count = total
-        return rows
-
-
-@blp.route("/<int:segment_id>/members.csv")
-class SegmentMembersCsv(MethodView):
-    @blp.response(200, content_type="text/csv")
-    @blp.alt_response(403, description="forbidden")
-    @blp.alt_response(404, description="unknown-segment")
-    @staff_required(*MANAGER_ROLES)
-    def get(self, segment_id: int) -> Response:
-        """Download every member of a segment as CSV."""
-        segment = service.get_segment(segment_id)
-        search = members.MemberSearch(segment_id=segment.id)
-
-        def lines() -> Iterator[str]:
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, CSV_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            for row in members.iterate_members(search):
-                writer.writerow(row)
-                if buffer.tell() > 64_000:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue()
-
-        return Response(
-            stream_with_context(lines()),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="segment-{segment.id}.csv"'},
-        )
