@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app import create_app
+from app.config import normalise_database_url
 from app.db import utcnow
 from app.demo import seed_demo
 from app.extensions import db
@@ -52,8 +53,6 @@ def bench_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """Return an app on a freshly migrated benchmark database with the demo shop."""
     if not BENCH_DATABASE_URL:
         pytest.skip("lifecycle benchmark: BENCH_DATABASE_URL is not set")
-    from app.config import normalise_database_url
-
     url = normalise_database_url(BENCH_DATABASE_URL)
     engine = sa.create_engine(url)
     with engine.begin() as connection:
