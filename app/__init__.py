@@ -75,13 +75,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _subscribe_to_events(app: Flask) -> None:
     from app.cards.pass_updates import subscribe_pass_updates
+    from app.events import subscribe
+    from app.memberships import service as memberships
+    from app.profiles.service import record_signup_consents
+    from app.referrals import service as referrals
 
     subscribe_pass_updates(app)
+    subscribe(app, "member.signed_up", record_signup_consents)
+    subscribe(app, "member.signed_up", referrals.record_sighting)
+    subscribe(app, "member.logged_in", referrals.record_sighting)
+    subscribe(app, "member.signed_up", referrals.link_at_signup)
+    subscribe(app, "purchase.booked", referrals.note_qualifying_purchase)
+    subscribe(app, "purchase.booked", memberships.on_purchase_booked)
+    subscribe(app, "purchase.refunded", memberships.on_purchase_refunded)
 
 
 def _register_blueprints(api: Api) -> None:
     from app.auth.routes import blp as auth_blp
     from app.auth.routes import till_blp as till_sessions_blp
+    from app.branding.routes import blp as branding_blp
     from app.campaigns.routes import blp as campaigns_blp
     from app.cards.pass_routes import register_pass_blueprints
     from app.cards.routes import blp as cards_blp
@@ -92,7 +104,11 @@ def _register_blueprints(api: Api) -> None:
     from app.me.routes import blp as me_blp
     from app.members.routes import blp as members_blp
     from app.members.routes import segment_members_blp
+    from app.memberships.routes import blp as memberships_blp
+    from app.privacy.routes import blp as privacy_blp
+    from app.profiles.routes import blp as profiles_blp
     from app.push.routes import blp as push_blp
+    from app.referrals.routes import blp as referrals_blp
     from app.rewards.routes import blp as rewards_blp
     from app.segments.routes import blp as segments_blp
     from app.stores.routes import blp as stores_blp
@@ -102,6 +118,10 @@ def _register_blueprints(api: Api) -> None:
         auth_blp,
         till_sessions_blp,
         me_blp,
+        profiles_blp,
+        privacy_blp,
+        referrals_blp,
+        memberships_blp,
         cards_blp,
         push_blp,
         *ledger_blueprints,
@@ -115,6 +135,7 @@ def _register_blueprints(api: Api) -> None:
         segments_blp,
         segment_members_blp,
         kpis_blp,
+        branding_blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

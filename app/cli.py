@@ -27,6 +27,9 @@ from app.imports.cli import import_group
 from app.imports.demo import seed_demo_history
 from app.ledger.cli import ledger_group, points_group
 from app.lifecycle.cli import lifecycle_group
+from app.memberships.cli import memberships_group
+from app.privacy.cli import retention_group
+from app.referrals.cli import referrals_group
 
 
 def register_commands(app: Flask) -> None:
@@ -40,6 +43,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(points_group)
     app.cli.add_command(lifecycle_group)
     app.cli.add_command(import_group)
+    app.cli.add_command(retention_group)
+    app.cli.add_command(referrals_group)
+    app.cli.add_command(memberships_group)
 
 
 @click.command("create-admin")

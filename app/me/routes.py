@@ -13,7 +13,7 @@ from app.auth.access import current_identity, member_required
 from app.errors import Problem
 from app.extensions import db
 from app.ledger.tiers import tier_progress as ledger_tier_progress
-from app.members.number import format_member_number
+from app.member_numbers import format_member_number
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The member's own account")
 

@@ -2,7 +2,7 @@
 
 The search runs as one SQL query over ``members`` outer-joined to ``member_lifecycle``:
 
-* ``q`` matches a member number exactly (``app.members.number``: typed with or without dashes,
+* ``q`` matches a member number exactly (``app.member_numbers``: typed with or without dashes,
   in any case), a member id, or a part of the e-mail address or the name (case-insensitive);
 * ``stage``, ``min_health`` and ``max_health`` filter on the last lifecycle refresh;
 * ``segment_id`` adds the segment's own SQL condition (``app.segments.service``).
@@ -27,7 +27,7 @@ from app.extensions import db
 from app.ledger.models import Purchase
 from app.ledger.service import require_member
 from app.lifecycle.models import MemberLifecycle
-from app.members.number import format_member_number, member_id_from_number
+from app.member_numbers import format_member_number, member_id_from_number
 from app.segments.service import segment_condition
 
 RECENT_PURCHASES = 10

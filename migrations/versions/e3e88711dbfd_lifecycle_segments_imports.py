@@ -1,7 +1,7 @@
 """lifecycle segments imports
 
 Revision ID: e3e88711dbfd
-Revises: a9c4e1f7b209
+Revises: 958f071fab96
 Create Date: 2026-12-01 22:18:30.170898
 
 """
@@ -14,7 +14,7 @@ import app.db
 
 # revision identifiers, used by Alembic.
 revision = "e3e88711dbfd"
-down_revision = "a9c4e1f7b209"
+down_revision = "958f071fab96"
 branch_labels = None
 depends_on = None
 

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from app.events import DomainEvent, subscribe
 from app.extensions import db
 from app.lifecycle.models import LifecycleModelFit, MemberLifecycle, MemberStageChange
 from app.lifecycle.service import refresh_lifecycle
-from tests.api.lifecycle_helpers import add_member, add_purchases, every
+from tests.api.lifecycle_helpers import add_member, add_purchases, at, every
 from tests.conftest import Shop, bearer
 
 AS_OF = date(2026, 6, 30)
@@ -205,3 +205,49 @@ def test_refresh_without_enough_buyers_fits_no_model(app: Flask, shop: Shop) -> 
     assert (ada.stage, grace.stage) == ("new", "new")
     assert grace.p_active is None and grace.purchases == 2
     assert ada.days_since_last_purchase is None and ada.health_score == 100
+
+
+def test_an_active_member_with_two_rewarded_referrals_is_an_advocate(
+    app: Flask, shop: Shop
+) -> None:
+    with app.app_context():
+        ids = build_history()
+        friends = [add_member(f"friend{i}@synthetic.test", YEAR_AGO) for i in range(3)]
+        referrals = db.metadata.tables["referrals"]
+        rewarded = at(_days_ago(10))
+        db.session.execute(
+            insert(referrals),
+            [
+                {
+                    "referrer_id": ids["weekly_steady"],
+                    "referee_id": friends[0],
+                    "code": "A",
+                    "status": "rewarded",
+                    "rewarded_at": rewarded,
+                    "created_at": rewarded,
+                },
+                {
+                    "referrer_id": ids["weekly_steady"],
+                    "referee_id": friends[1],
+                    "code": "A",
+                    "status": "rewarded",
+                    "rewarded_at": rewarded,
+                    "created_at": rewarded,
+                },
+                # A lapsed member's referral does not make them an advocate.
+                {
+                    "referrer_id": ids["weekly_gone"],
+                    "referee_id": friends[2],
+                    "code": "B",
+                    "status": "rewarded",
+                    "rewarded_at": rewarded,
+                    "created_at": rewarded,
+                },
+            ],
+        )
+        refresh_lifecycle(AS_OF)
+        assert _lifecycle(ids["weekly_steady"]).stage == "advocate"
+        assert _lifecycle(ids["weekly_gone"]).stage == "lapsed"
+        # Before the referrals were rewarded, the same member was simply active.
+        refresh_lifecycle(_days_ago(20))
+        assert _lifecycle(ids["weekly_steady"]).stage == "active"

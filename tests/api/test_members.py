@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from app.members.number import (
+from app.member_numbers import (
     format_member_number,
     member_id_from_number,
     member_number,

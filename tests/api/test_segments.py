@@ -15,7 +15,7 @@ from app.campaigns.models import Coupon
 from app.db import utcnow
 from app.extensions import db
 from app.lifecycle.service import refresh_lifecycle
-from app.members.number import format_member_number
+from app.member_numbers import format_member_number
 from app.stores.models import Store
 from tests.api.lifecycle_helpers import add_member, add_purchases, every
 from tests.conftest import Shop, bearer

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.members.number import format_member_number
+from app.member_numbers import format_member_number
 from tests.browser.conftest import SCREENSHOT_DIRECTORY, decode_qr, has_route, member_signs_in
 from tests.conftest import Shop, bearer
 

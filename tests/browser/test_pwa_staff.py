@@ -55,7 +55,7 @@ def test_manager_resolves_an_open_fraud_event_and_sees_the_summary(shop: Shop, p
     if not has_route(shop.app, "/api/v1/fraud/events/<int:event_id>/resolve"):
         pytest.skip("the fraud review API has not landed yet")
     from app.extensions import db
-    from app.fraud.events import raise_event
+    from app.fraud.attempts import raise_event
 
     till = shop.tills[0]
     with shop.app.app_context():
