@@ -25,13 +25,16 @@ spend_cents                net spend (refunds deducted) in the last ``window_day
 home_store                 the store of most of the member's purchases              id
 signed_up                  the sign-up date                                         date
 blocked                    membership blocked                                       bool
+birthday_month             month of the birthday in the member profile (1-12)       month
+consent                    the member's latest answer for the purpose (the value)   choice
+                           is a grant: marketing, personalised_offers, surveys
 =========================  =======================================================  ==========
 
 Operators: ``eq``, ``ne``, ``lt``, ``lte``, ``gt``, ``gte``, ``between`` (``[low, high]``,
 inclusive), ``in`` and ``not_in`` (lists), ``is_null`` and ``not_null`` (no value). A member
 the lifecycle refresh has not seen yet has NULL lifecycle fields, and a comparison with NULL is
-false, as in SQL. Birthday month and marketing consent join the table (one entry each in
-``FIELDS``) once the member profile has those columns.
+false, as in SQL. Profile and consent tables are read through the shared metadata rather than
+by importing ``app.profiles``, which stands above segments.
 
 ``condition_for(tree, now)`` compiles the tree into a SQLAlchemy boolean over ``members``
 outer-joined to ``member_lifecycle`` (``segment_query``); window and home-store fields are
@@ -47,16 +50,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, extract, false, func, not_, or_, select, true
 
 from app.accounts.models import Member
 from app.errors import Problem
+from app.extensions import db
 from app.ledger.models import Purchase
 from app.lifecycle.models import STAGES, MemberLifecycle
 
 MAX_DEPTH = 8
 MAX_CONDITIONS = 64
 MAX_WINDOW_DAYS = 3650
+# The consent purposes of app.profiles (read through the shared metadata, not imported: profiles
+# stand above segments).
+CONSENT_PURPOSES = ("marketing", "personalised_offers", "surveys")
 NUMBER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "between", "is_null", "not_null")
 CHOICE_OPS = ("eq", "ne", "in", "not_in", "is_null", "not_null")
 
@@ -111,6 +118,28 @@ def _home_store(_window: int | None, _now: datetime) -> ColumnElement[Any]:
     )
 
 
+def _birthday_month(_window: int | None, _now: datetime) -> ColumnElement[Any]:
+    profiles = db.metadata.tables["member_profiles"]
+    return (
+        select(extract("month", profiles.c.birthday))
+        .where(profiles.c.member_id == Member.id)
+        .scalar_subquery()
+    )
+
+
+def _consent_granted(purpose: str) -> ColumnElement[bool]:
+    """Return whether the member's latest answer for ``purpose`` is a grant (none: no)."""
+    records = db.metadata.tables["consent_records"]
+    latest = (
+        select(records.c.granted)
+        .where(records.c.member_id == Member.id, records.c.purpose == purpose)
+        .order_by(records.c.recorded_at.desc(), records.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(latest, false()) == true()
+
+
 def _column(column: Any) -> Callable[[int | None, datetime], ColumnElement[Any]]:
     return lambda _window, _now: column
 
@@ -132,6 +161,9 @@ FIELDS: dict[str, Field] = {
     "home_store": Field("id", CHOICE_OPS, _home_store),
     "signed_up": Field("date", NUMBER_OPS, _column(Member.created_at)),
     "blocked": Field("bool", ("eq",), _column(Member.blocked)),
+    "birthday_month": Field("month", NUMBER_OPS + ("in", "not_in"), _birthday_month),
+    # The value is the purpose; the condition holds when the member's latest answer granted it.
+    "consent": Field("choice", ("eq",), _column(Member.id), choices=CONSENT_PURPOSES),
 }
 
 
@@ -222,6 +254,9 @@ def _check_scalar(field: Field, value: Any, path: str) -> None:
     elif field.kind == "id":
         if isinstance(value, bool) or not isinstance(value, int):
             raise invalid_rules(path, "the value must be a whole number (an id)")
+    elif field.kind == "month":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 12:
+            raise invalid_rules(path, "the value must be a month, 1 to 12")
     elif field.kind == "bool":
         if not isinstance(value, bool):
             raise invalid_rules(path, "the value must be true or false")
@@ -249,6 +284,8 @@ def condition_for(tree: Mapping[str, Any], now: datetime) -> ColumnElement[bool]
         # includes members the refresh has not classified.
         return not_(func.coalesce(condition_for(tree["not"], now), false()))
     field = FIELDS[tree["field"]]
+    if tree["field"] == "consent":
+        return _consent_granted(tree["value"])
     column = field.expression(tree.get("window_days"), now)
     return _compare(column, tree["op"], _sql_value(field, tree.get("value")))
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from app.campaigns.models import Coupon
 from app.db import utcnow
@@ -214,3 +214,68 @@ def test_segments_are_for_managers_and_unknown_ones_are_named(
     assert _create(client, manager, "twice", {"all": []}).get_json()["type"] == (
         "segment-name-taken"
     )
+
+
+def test_birthday_month_and_consent_select_from_the_profile(
+    app: Flask, shop: Shop, client: FlaskClient
+) -> None:
+    ada, grace = shop.member_id(0), shop.member_id(1)
+    with app.app_context():
+        profiles = db.metadata.tables["member_profiles"]
+        consents = db.metadata.tables["consent_records"]
+        now = utcnow()
+        db.session.execute(
+            insert(profiles),
+            [
+                {"member_id": ada, "birthday": date(1815, 12, 10), "updated_at": now},
+                {"member_id": grace, "birthday": date(1906, 12, 9), "updated_at": now},
+            ],
+        )
+        db.session.execute(
+            insert(consents),
+            [
+                {
+                    "member_id": ada,
+                    "purpose": "marketing",
+                    "granted": True,
+                    "source": "app",
+                    "recorded_at": now - timedelta(days=2),
+                },
+                {
+                    "member_id": ada,
+                    "purpose": "marketing",
+                    "granted": False,
+                    "source": "app",
+                    "recorded_at": now - timedelta(days=1),
+                },
+                {
+                    "member_id": grace,
+                    "purpose": "marketing",
+                    "granted": True,
+                    "source": "till",
+                    "recorded_at": now - timedelta(days=1),
+                },
+            ],
+        )
+        db.session.commit()
+    token = shop.login_staff("manager")
+
+    def size(rules: dict[str, Any]) -> int:
+        answer = client.post(
+            "/api/v1/segments/preview", json={"rules": rules}, headers=bearer(token)
+        )
+        assert answer.status_code == 200, answer.get_json()
+        return int(answer.get_json()["size"])
+
+    assert size({"field": "birthday_month", "op": "eq", "value": 12}) == 2
+    assert size({"field": "birthday_month", "op": "in", "value": [1, 2]}) == 0
+    # Ada withdrew her marketing consent; only Grace's latest answer is a grant.
+    assert size({"field": "consent", "op": "eq", "value": "marketing"}) == 1
+    assert size({"not": {"field": "consent", "op": "eq", "value": "marketing"}}) == 1
+    assert size({"field": "consent", "op": "eq", "value": "surveys"}) == 0
+    wrong = client.post(
+        "/api/v1/segments/preview",
+        json={"rules": {"field": "birthday_month", "op": "eq", "value": 13}},
+        headers=bearer(token),
+    )
+    assert wrong.status_code == 422
