@@ -20,6 +20,7 @@ from flask_smorest import Blueprint
 
 from app.accounts.models import StaffRole
 from app.auth.access import MANAGER_ROLES, staff_required
+from app.members import privacy as _privacy  # noqa: F401  (registers export and erasure)
 from app.members import service
 from app.members.schemas import MemberDetailSchema, MemberQuerySchema, MemberRowSchema
 from app.segments.service import get_segment
