@@ -29,7 +29,7 @@ install: $(STAMP) $(AXE) ## Create .venv and install the project with its dev to
 
 run: $(STAMP) ## Migrate, seed the demo shop if empty, serve on 127.0.0.1:PORT (8000) + the worker
 	@$(VENV)/bin/flask db upgrade
-	@$(VENV)/bin/flask seed-demo
+	@$(VENV)/bin/flask seed-demo --history
 	@echo "Serving on http://127.0.0.1:$(PORT)  (API docs: http://127.0.0.1:$(PORT)/api/docs)"
 	@$(VENV)/bin/flask worker & worker=$$!; \
 		trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
@@ -55,10 +55,14 @@ bench: $(STAMP) ## Load-test the till as in production (wrk; BENCH_DATABASE_URL=
 bench-codes: $(STAMP) ## Time issuing 100,000 coupon codes (pytest-benchmark)
 	@$(PY) -m pytest tests/bench -o addopts="" -q
 
+bench-lifecycle: $(STAMP) ## Time import + lifecycle refresh at 100k members / 1M purchases (BENCH_DATABASE_URL)
+	@test -n "$$BENCH_DATABASE_URL" || (echo "set BENCH_DATABASE_URL (a PostgreSQL database it may wipe)"; exit 2)
+	@$(PY) -m pytest tests/bench/test_bench_lifecycle.py -o addopts="" -q -p no:cacheprovider
+
 migration: $(STAMP) ## Generate a migration from model changes: make migration m="what changed"
 	@$(VENV)/bin/flask db migrate -m "$(m)"
 
 clean: ## Remove the venv, caches and the local instance folder (secrets and SQLite data!)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache instance
 
-.PHONY: help install run test lint format bench bench-codes migration clean
+.PHONY: help install run test lint format bench bench-codes bench-lifecycle migration clean

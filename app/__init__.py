@@ -116,14 +116,19 @@ def _register_blueprints(api: Api) -> None:
     from app.cards.routes import blp as cards_blp
     from app.feedback.routes import blp as feedback_blp
     from app.fraud.routes import blp as fraud_blp
+    from app.imports.routes import blp as imports_blp
+    from app.kpis.routes import blp as kpis_blp
     from app.ledger.routes import BLUEPRINTS as ledger_blueprints
     from app.me.routes import blp as me_blp
+    from app.members.routes import blp as members_blp
+    from app.members.routes import segment_members_blp
     from app.memberships.routes import blp as memberships_blp
     from app.privacy.routes import blp as privacy_blp
     from app.profiles.routes import blp as profiles_blp
     from app.push.routes import blp as push_blp
     from app.referrals.routes import blp as referrals_blp
     from app.rewards.routes import blp as rewards_blp
+    from app.segments.routes import blp as segments_blp
     from app.stores.routes import blp as stores_blp
     from app.till.routes import blp as till_blp
     from app.webhooks.routes import blp as webhooks_blp
@@ -144,6 +149,11 @@ def _register_blueprints(api: Api) -> None:
         fraud_blp,
         stores_blp,
         till_blp,
+        members_blp,
+        imports_blp,
+        segments_blp,
+        segment_members_blp,
+        kpis_blp,
         branding_blp,
         webhooks_blp,
         automations_blp,
@@ -158,6 +168,7 @@ def _register_delivery(app: Flask) -> None:
     """Record every domain event in the outbox; register what the worker delivers."""
     from app.automations.service import install_automations
     from app.feedback.service import install_feedback
+    from app.lifecycle.jobs import install_lifecycle_refresh
     from app.outbox.jobs import install_scheduled_jobs
     from app.outbox.service import install_outbox_writer
     from app.push.delivery import install_push_delivery
@@ -169,6 +180,7 @@ def _register_delivery(app: Flask) -> None:
     install_automations(app)
     install_feedback(app)
     install_scheduled_jobs(app)
+    install_lifecycle_refresh(app)
 
 
 def _register_public_documents(app: Flask) -> None:

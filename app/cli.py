@@ -24,7 +24,10 @@ from app.cards.keys import rotate_card_key
 from app.demo import seed_demo
 from app.extensions import db
 from app.idempotency import prune_idempotency_keys
+from app.imports.cli import import_group
+from app.imports.demo import seed_demo_history
 from app.ledger.cli import ledger_group, points_group
+from app.lifecycle.cli import lifecycle_group
 from app.memberships.cli import memberships_group
 from app.outbox.cli import worker_command
 from app.privacy.cli import retention_group
@@ -40,6 +43,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(coupons)
     app.cli.add_command(ledger_group)
     app.cli.add_command(points_group)
+    app.cli.add_command(lifecycle_group)
+    app.cli.add_command(import_group)
     app.cli.add_command(retention_group)
     app.cli.add_command(referrals_group)
     app.cli.add_command(memberships_group)
@@ -74,10 +79,14 @@ def create_admin(email: str, password: str, display_name: str) -> None:
 @click.command("seed-demo")
 @with_appcontext
 @click.option("--json", "as_json", is_flag=True, help="Print the logins as JSON.")
-def seed_demo_command(as_json: bool) -> None:
+@click.option("--history", is_flag=True, help="Also import a year of customer history.")
+def seed_demo_command(as_json: bool, history: bool) -> None:
     """Fill an empty database with the demo shop and print its logins."""
     logins, created = seed_demo()
     db.session.commit()
+    if history:
+        seed_demo_history()
+        db.session.commit()
     data = logins.to_dict()
     if as_json:
         click.echo(json.dumps(data, indent=2))

@@ -42,6 +42,9 @@ FEATURE_SETTING_PREFIXES = (
     "REFERRAL_",
     "MEMBERSHIP_",
     "OUTBOUND_",
+    "LIFECYCLE_",
+    "KPI_",
+    "IMPORT_",
 )
 
 

@@ -10,6 +10,7 @@ from app.feedback import models as feedback_models  # noqa: F401  (surveys, comp
 from app.fraud.models import Attempt
 from app.idempotency import IdempotencyKey
 from app.ledger import models as ledger_models  # noqa: F401  (ledger, purchases, tiers)
+from app.lifecycle import models as lifecycle_models  # noqa: F401  (lifecycle, stage history)
 from app.memberships import models as memberships_models  # noqa: F401  (plans, memberships)
 from app.outbox import models as outbox_models  # noqa: F401  (outbox, attempts, job runs)
 from app.privacy.models import MemberErasure
@@ -17,6 +18,7 @@ from app.profiles.models import ConsentRecord, MemberProfile
 from app.push.models import PushPreference, PushSubscription
 from app.referrals import models as referrals_models  # noqa: F401  (codes, referrals, sightings)
 from app.rewards import models as rewards_models  # noqa: F401  (rewards, stamp cards)
+from app.segments.models import Segment
 from app.settings_cache import SettingsVersion
 from app.stores.models import Store, Till
 from app.webhooks.models import WebhookEndpoint
@@ -33,6 +35,7 @@ __all__ = [
     "PushPreference",
     "PushSubscription",
     "RefreshToken",
+    "Segment",
     "SettingsVersion",
     "StaffAccount",
     "Store",

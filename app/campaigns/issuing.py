@@ -23,10 +23,12 @@ from app.accounts.models import Member, StaffAccount, StaffRole
 from app.campaigns.codes import storage_keys
 from app.campaigns.export import seal_export
 from app.campaigns.models import Campaign, Coupon
+from app.campaigns.schemas import MAX_MEMBERS_PER_CAMPAIGN
 from app.db import iso_or_none, utcnow
 from app.errors import Problem
 from app.events import DomainEvent, publish
 from app.extensions import db
+from app.segments.service import segment_audience
 from app.stores.models import Store
 from coupons.codes import format_code, generate_code, generate_codes
 from coupons.rules import (
@@ -466,7 +468,10 @@ def create_campaign(request: Mapping[str, Any], *, staff_id: int) -> Campaign:
         "staff_id": staff_id,
     }
     if request["audience"] == "members":
-        return create_member_campaign(member_ids=request["member_ids"], **common)
+        member_ids = request["member_ids"] or segment_audience(
+            request["segment_id"], MAX_MEMBERS_PER_CAMPAIGN
+        )
+        return create_member_campaign(member_ids=member_ids, **common)
     campaign, _codes = create_anonymous_campaign(
         code_count=request["code_count"],
         max_uses_per_member=request["max_uses_per_member"],

@@ -55,6 +55,9 @@ class CampaignRequestSchema(Schema):
     member_ids = fields.List(
         fields.Integer(), load_default=None, validate=validate.Length(max=MAX_MEMBERS_PER_CAMPAIGN)
     )
+    segment_id = fields.Integer(
+        load_default=None, metadata={"description": "members: everyone in this segment now"}
+    )
     valid_from = fields.AwareDateTime(load_default=None)
     valid_until = fields.AwareDateTime(load_default=None)
     store_ids = fields.List(
@@ -72,10 +75,12 @@ class CampaignRequestSchema(Schema):
         if data["audience"] == "anonymous":
             if data["code_count"] is None:
                 raise ValidationError("An anonymous campaign needs code_count.", "code_count")
-            if data["member_ids"] is not None:
+            if data["member_ids"] is not None or data["segment_id"] is not None:
                 raise ValidationError("Only member campaigns take member_ids.", "member_ids")
         else:
-            if not data["member_ids"]:
+            if data["member_ids"] and data["segment_id"] is not None:
+                raise ValidationError("Name member_ids or a segment_id, not both.", "segment_id")
+            if not data["member_ids"] and data["segment_id"] is None:
                 raise ValidationError("A member campaign needs member_ids.", "member_ids")
             if data["code_count"] is not None:
                 raise ValidationError("A member campaign makes one code per member.", "code_count")

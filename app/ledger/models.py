@@ -91,9 +91,11 @@ class Purchase(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
     receipt_id: Mapped[str] = mapped_column(String(64))
-    till_id: Mapped[int] = mapped_column(ForeignKey("tills.id"))
+    # NULL for purchases brought in from another system's history (``source`` = "import").
+    till_id: Mapped[int | None] = mapped_column(ForeignKey("tills.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    source: Mapped[str] = mapped_column(String(10), default="till", server_default="till")
     card_id: Mapped[str | None] = mapped_column(String(36))
     amount_cents: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))

@@ -28,14 +28,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import ColumnElement, func, literal, select, true, update
+from sqlalchemy import ColumnElement, Integer, func, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import Member
+from app.bulk import among, insert_rows
 from app.errors import Problem
 from app.events import DomainEvent, publish
 from app.extensions import db
@@ -397,3 +399,81 @@ def count_members_and_entries() -> tuple[int, int]:
     members = db.session.scalar(select(func.count()).select_from(Member))
     entries = db.session.scalar(select(func.count()).select_from(LedgerEntry))
     return int(members or 0), int(entries or 0)
+
+
+# --- many entries at once (history imports) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One entry of a bulk posting, at its original time."""
+
+    member_id: int
+    points: int
+    kind: str
+    created_at: datetime
+    reference_type: str | None = None
+    reference_id: str | None = None
+    store_id: int | None = None
+    staff_id: int | None = None
+    reason: str | None = None
+
+
+def post_ledger_entries(postings: Sequence[Posting]) -> list[int]:
+    """Append many entries and move the balances they change; return the entry ids in order.
+
+    The bulk form of ``post_ledger_entry`` for history imports, with the same guarantees: the
+    members' rows are locked (in id order, so two bulk runs never deadlock), each entry carries
+    the running balance after it, the entries go in with one multi-row INSERT and each balance
+    moves once, to the sum it started from plus the member's entries. The rows go in through
+    ``app.bulk.insert_rows`` (``COPY`` on PostgreSQL). The signs are checked as
+    for single postings; reversals are refused (they need their single-entry checks). It
+    announces no ``points.changed``: a history import is not news (no push, no webhook per past
+    purchase), and wallet passes fetch the balance on their own.
+    """
+    if not postings:
+        return []
+    for posting in postings:
+        _check_sign(posting.kind, posting.points)
+        if posting.kind == "reversal":
+            raise ValueError("reversals are posted one at a time")
+    member_ids = sorted({posting.member_id for posting in postings})
+    balances: dict[int, int] = {
+        int(member_id): int(balance)
+        for member_id, balance in db.session.execute(
+            select(Member.id, Member.points_balance)
+            .where(among(Member.id, member_ids, Integer))
+            .order_by(Member.id)
+            .with_for_update()
+        )
+    }
+    missing = [member_id for member_id in member_ids if member_id not in balances]
+    if missing:
+        raise unknown_member(missing[0])
+    rows = []
+    for posting in postings:
+        balances[posting.member_id] += posting.points
+        rows.append(
+            {
+                "member_id": posting.member_id,
+                "points": posting.points,
+                "balance_after": balances[posting.member_id],
+                "kind": posting.kind,
+                "reference_type": posting.reference_type,
+                "reference_id": posting.reference_id,
+                "store_id": posting.store_id,
+                "staff_id": posting.staff_id,
+                "reason": posting.reason,
+                "created_at": posting.created_at,
+            }
+        )
+    entry_ids = insert_rows(LedgerEntry.__table__, rows, return_ids=True)  # type: ignore[arg-type]
+    db.session.execute(
+        update(Member),
+        [{"id": member_id, "points_balance": balances[member_id]} for member_id in member_ids],
+    )
+    for member_id in member_ids:
+        cached = db.session.identity_map.get(identity_key(Member, member_id))
+        if cached is not None:
+            db.session.expire(cached, ["points_balance"])
+    return entry_ids

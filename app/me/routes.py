@@ -13,12 +13,17 @@ from app.auth.access import current_identity, member_required
 from app.errors import Problem
 from app.extensions import db
 from app.ledger.tiers import tier_progress as ledger_tier_progress
+from app.member_numbers import format_member_number
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The member's own account")
 
 
 class MeSchema(Schema):
     member_id = fields.Integer(attribute="id")
+    member_number = fields.Function(
+        lambda member: format_member_number(member.id),
+        metadata={"description": "Printed on the card, read out at the till: XXXX-XXXX-C"},
+    )
     email = fields.String()
     display_name = fields.String()
     points_balance = fields.Integer()

@@ -7,11 +7,9 @@ registers its own jobs when it is installed, so the outbox imports none of them:
 
 * ``outbox-prune`` (04:00, here): delete delivered rows past their retention;
 * ``automations-time-triggers`` (03:00, ``app.automations.service``);
-* the lifecycle refresh (stages, health, segments) is meant to run first, at 02:00, so the
-  automations act on fresh stages: the lifecycle package registers
-  ``register_scheduled_job(app, "lifecycle-refresh", 2, lambda as_of:
-  refresh_lifecycle(as_of.date()))``. Its stage changes are announced as ``stage.changed``
-  events, which the automations consume.
+* ``lifecycle-refresh`` (02:00, ``app.lifecycle.jobs``): stages, health and the model run
+  first, so the automations act on fresh stages. Its stage changes are announced as
+  ``stage.changed`` events, which the automations consume.
 """
 
 from __future__ import annotations

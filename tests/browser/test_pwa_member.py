@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from app.member_numbers import format_member_number
 from tests.browser.conftest import SCREENSHOT_DIRECTORY, decode_qr, has_route, member_signs_in
 from tests.conftest import Shop, bearer
 
@@ -44,6 +45,20 @@ def test_printed_card_code_is_shown_on_request_and_is_the_lw1_code(shop: Shop, p
     assert page.locator("#card-code").inner_text() == shop.static_code(0)
     page.get_by_role("button", name="Show live code").click()
     page.wait_for_selector("#card-code:text-matches('^LW2:')")
+
+
+def test_card_shows_the_member_number_staff_can_search_for(shop: Shop, page: Any) -> None:
+    ada = shop.members[0]
+    member_signs_in(page, ada["email"], ada["password"])
+    page.wait_for_selector("#member-number:not([hidden])")
+    shown = page.locator("#member-number").inner_text()
+    assert shown == f"Member no. {format_member_number(shop.member_id(0))}"
+    found = shop.client.get(
+        "/api/v1/members",
+        query_string={"q": shown.removeprefix("Member no. ")},
+        headers=bearer(shop.login_staff("cashier")),
+    ).get_json()
+    assert [row["member_id"] for row in found] == [shop.member_id(0)]
 
 
 def test_wrong_password_shows_the_problems_detail(shop: Shop, page: Any) -> None:

@@ -107,6 +107,8 @@ export function renderCard(outlet) {
 
   const greeting = h("p", { class: "greeting" });
   const tierChip = h("span", { class: "chip", hidden: true });
+  // The short number staff type in to find the member (read out at the till or service desk).
+  const memberNumber = h("p", { class: "member-number", id: "member-number", hidden: true });
   const canvas = h("canvas", {
     id: "live-qr",
     class: "qr",
@@ -131,6 +133,7 @@ export function renderCard(outlet) {
     h("div", { class: "qr-frame" }, canvas, staticImage),
     countdown,
     codeText,
+    memberNumber,
   );
   const root = h(
     "section",
@@ -231,6 +234,10 @@ export function renderCard(outlet) {
       const current = me.tier_progress && me.tier_progress.current;
       tierChip.textContent = (current && current.name) || humanise(me.tier);
       tierChip.hidden = false;
+      if (me.member_number) {
+        memberNumber.textContent = t("card.memberNumber", { number: me.member_number });
+        memberNumber.hidden = false;
+      }
       replace(points, h("strong", { class: "points-value" }, formatPoints(me.points_balance)), ` ${t("card.points")}`, h("span", { class: "chevron", "aria-hidden": "true" }, "›"));
       points.classList.remove("is-offline");
     } catch (error) {

@@ -24,6 +24,7 @@ export default {
   "card.hi": "Hallo, {name}",
   "card.yourCard": "Ihre Karte",
   "card.points": "Punkte",
+  "card.memberNumber": "Mitgliedsnr. {number}",
   "card.offlinePoints": "Sie sind offline: Punkte werden nur mit Verbindung gezeigt.",
   "card.pushOffer": "Benachrichtigungen für Angebote und Punkte einschalten",
   "card.pushOn": "Benachrichtigungen sind an. Wir melden uns bei Punkten und Angeboten.",

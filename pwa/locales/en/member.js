@@ -24,6 +24,7 @@ export default {
   "card.hi": "Hi, {name}",
   "card.yourCard": "Your card",
   "card.points": "points",
+  "card.memberNumber": "Member no. {number}",
   "card.offlinePoints": "You're offline: points show only while connected.",
   "card.pushOffer": "Turn on notifications for offers and points",
   "card.pushOn": "Notifications are on. We'll tell you about points and offers.",

@@ -1,0 +1,1 @@
+"""KPIs for managers and admins, each one SQL aggregate (``docs/kpis.md``)."""

@@ -1,0 +1,4 @@
+"""Finding members: member numbers, the staff search and detail, segment member lists.
+
+See ``docs/lifecycle.md``.
+"""

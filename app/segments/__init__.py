@@ -1,0 +1,1 @@
+"""Segments: rule trees over member attributes, evaluated in SQL (``docs/lifecycle.md``)."""
