@@ -6,8 +6,8 @@ lifecycle, segments and profiles packages; this module only names the questions,
 package registers its answer with ``register_*(app, function)``. Nothing here imports them,
 so the dependency points from them to us and there is no cycle.
 
-``app.automations.sources`` registers the profiles' answers (consent, birthdays). While no
-answer is registered:
+``app.automations.sources`` registers every answer (consent, birthdays, segments, health).
+Were one missing:
 
 * **segments**: an automation limited to a segment enrols nobody (and logs why);
 * **health**: the ``health_below`` trigger finds nobody;

@@ -22,6 +22,7 @@ from app.auth.access import MANAGER_ROLES, current_identity, staff_required
 from app.errors import Problem
 from app.extensions import db
 from app.imports.service import import_purchases
+from app.request_limits import body_limit
 
 blp = Blueprint(
     "imports", __name__, url_prefix="/api/v1/imports", description="Importing history (managers)"
@@ -60,6 +61,7 @@ def _allowed_stores() -> set[int] | None:
 
 @blp.route("/purchases")
 class PurchaseImport(MethodView):
+    @body_limit(DEFAULT_MAX_BYTES)  # a POS export is larger than any JSON body
     @blp.arguments(ImportQuerySchema, location="query")
     @blp.response(200, ImportReportSchema)
     @blp.alt_response(400, description="import-file-required")

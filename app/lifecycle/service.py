@@ -227,10 +227,13 @@ def figures_from_rows(
     )
 
 
-def _signal(values: dict[int, Any], member_ids: list[int]) -> np.ndarray[Any, Any] | None:
+def _signal(
+    values: dict[int, Any], member_ids: list[int], missing: float = np.nan
+) -> np.ndarray[Any, Any] | None:
+    """Line a signal up with the members; ``None`` while the shop has no such data at all."""
     if not values:
         return None
-    return np.array([float(values.get(member_id, np.nan)) for member_id in member_ids])
+    return np.array([float(values.get(member_id, missing)) for member_id in member_ids])
 
 
 def _fit_model(
@@ -324,7 +327,8 @@ def refresh_lifecycle(as_of: date | None = None) -> RefreshSummary:
         figures,
         settings,
         population,
-        open_complaints=_signal(open_complaints_by_member(as_of), member_ids),
+        # Once the shop records complaints, a member without one has none open (not "unknown").
+        open_complaints=_signal(open_complaints_by_member(as_of), member_ids, missing=0.0),
         survey_scores=_signal(survey_scores_by_member(as_of), member_ids),
     )
     referrals = converted_referrals_by_member(as_of)

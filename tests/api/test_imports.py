@@ -179,3 +179,21 @@ def test_upload_needs_a_file_and_a_manager(shop: Shop, client: FlaskClient) -> N
         content_type="multipart/form-data",
     )
     assert latin.status_code == 422 and latin.get_json()["type"] == "import-not-utf8"
+
+
+def test_an_upload_larger_than_the_json_body_limit_is_read(shop: Shop, client: FlaskClient) -> None:
+    padding = "x" * 180
+    rows = [HEADER_LINE] + [
+        f"big{index}@import.test,Guest {padding},R-{index},999,2026-01-05T10:00:00Z,1000,EUR"
+        for index in range(1_600)
+    ]
+    body = "\n".join(rows).encode()
+    assert len(body) > 256 * 1024  # above MAX_CONTENT_LENGTH
+    answer = client.post(
+        "/api/v1/imports/purchases",
+        data={"file": (io.BytesIO(body), "export.csv")},
+        headers=bearer(shop.login_staff("manager")),
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["bad_row_count"] == 1_600  # store 999 is not the manager's

@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select
 
 from app.events import DomainEvent, subscribe
 from app.extensions import db
+from app.feedback.models import Complaint
 from app.lifecycle.models import LifecycleModelFit, MemberLifecycle, MemberStageChange
 from app.lifecycle.service import refresh_lifecycle
 from app.outbox.worker import run_due_jobs
@@ -264,3 +265,22 @@ def test_the_worker_runs_the_refresh_nightly_before_the_automations(app: Flask, 
         assert ran.index("lifecycle-refresh") < len(ran)
         assert _lifecycle(ids["weekly_gone"]).stage == "lapsed"
         assert "lifecycle-refresh" not in run_due_jobs(app, night.replace(hour=3)), "once a day"
+
+
+def test_an_open_complaint_lowers_the_health_score(app: Flask, shop: Shop) -> None:
+    with app.app_context():
+        content = add_member("content@synthetic.test", YEAR_AGO)
+        unhappy = add_member("unhappy@synthetic.test", YEAR_AGO)
+        for member_id in (content, unhappy):
+            add_purchases(member_id, every(7, YEAR_AGO, _days_ago(3)))
+        db.session.add(
+            Complaint(
+                member_id=unhappy,
+                kind="complaint",
+                description="cold coffee, twice",
+                created_at=at(_days_ago(10)),
+            )
+        )
+        db.session.commit()
+        refresh_lifecycle(AS_OF)
+        assert _lifecycle(content).health_score > _lifecycle(unhappy).health_score
