@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the project with its dev tools
+install: $(STAMP) ## Create .venv and install the project with its dev tools (and npm test tools)
+	@if [ -f package.json ] && command -v npm >/dev/null; then npm ci --prefix . --no-audit --no-fund --silent; fi
 
 run: $(STAMP) ## Migrate, seed the demo shop if empty, and serve on 127.0.0.1:PORT (8000)
 	@$(VENV)/bin/flask db upgrade

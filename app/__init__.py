@@ -75,6 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _register_blueprints(api: Api) -> None:
     from app.auth.routes import blp as auth_blp
     from app.auth.routes import till_blp as till_sessions_blp
+    from app.branding.routes import blp as branding_blp
     from app.campaigns.routes import blp as campaigns_blp
     from app.cards.pass_routes import register_pass_blueprints
     from app.cards.routes import blp as cards_blp
@@ -96,6 +97,7 @@ def _register_blueprints(api: Api) -> None:
         campaigns_blp,
         fraud_blp,
         stores_blp,
+        branding_blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

@@ -2,6 +2,7 @@
 
 from app.accounts.models import Member, StaffAccount, staff_stores
 from app.auth.models import RefreshToken
+from app.branding.models import Branding
 from app.campaigns import models as campaigns_models  # noqa: F401  (coupons, campaigns, sync)
 from app.cards.apple_web_service import ApplePassRegistration, ApplePassState  # noqa: F401
 from app.cards.models import Card
@@ -14,6 +15,7 @@ from app.stores.models import Store, Till
 
 __all__ = [
     "Attempt",
+    "Branding",
     "Card",
     "IdempotencyKey",
     "Member",

@@ -23,12 +23,13 @@ from app.auth.access import (
     staff_required,
     till_required,
 )
-from app.campaigns import service, sync
+from app.campaigns import desk, service, sync
 from app.campaigns.schemas import (
     CampaignRequestSchema,
     CampaignSchema,
     ConflictQuerySchema,
     ConflictResolveRequestSchema,
+    CouponCheckSchema,
     CouponCodeSchema,
     CouponReversalSchema,
     CouponSchema,
@@ -180,14 +181,18 @@ class CampaignVoid(MethodView):
 @blp.route("/coupons/lookup")
 class CouponLookup(MethodView):
     @blp.arguments(CouponCodeSchema)
-    @blp.response(200, CouponSchema)
+    @blp.response(200, CouponCheckSchema)
     @blp.alt_response(404, description="unknown-code")
     @blp.alt_response(422, description="invalid-code")
     @blp.alt_response(403, description="forbidden")
     @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, str]) -> dict[str, Any]:
-        """Find a coupon by its code (to void it, say)."""
-        return service.coupon_view(service.lookup_coupon(body["code"]))
+        """Check a coupon at the service desk without redeeming it (or find it to void it).
+
+        Answers its terms and state with its campaign, member and every redemption on record
+        (when, store, till, staff, receipt), by name.
+        """
+        return desk.coupon_check_view(service.lookup_coupon(body["code"]))
 
 
 @blp.route("/coupons/<int:coupon_id>/void")

@@ -55,6 +55,7 @@ from app.extensions import db
 from app.fraud import lockout as fraud_lockout
 from app.fraud.attempts import update_attempt
 from app.fraud.rules import assess
+from app.naming import NameBook
 from app.stores.models import Store
 from coupons.codes import CANONICAL_LENGTH, format_code, generate_code, generate_codes
 from coupons.codes import normalise_code as _normalise_code
@@ -727,7 +728,18 @@ def campaign_views(campaigns: Sequence[Campaign]) -> list[dict[str, Any]]:
             .group_by(Coupon.campaign_id)
         )
         counts = {int(row[0]): (int(row[1]), int(row[2])) for row in rows}
-    return [_campaign_view(campaign, *counts.get(campaign.id, (0, 0))) for campaign in campaigns]
+    names = NameBook()
+    for campaign in campaigns:
+        names.want("staff", campaign.created_by_staff_id, campaign.exported_by_staff_id)
+    names.load()
+    return [
+        {
+            **_campaign_view(campaign, *counts.get(campaign.id, (0, 0))),
+            "created_by_staff": names.ref("staff", campaign.created_by_staff_id),
+            "exported_by_staff": names.ref("staff", campaign.exported_by_staff_id),
+        }
+        for campaign in campaigns
+    ]
 
 
 def campaign_view(campaign: Campaign) -> dict[str, Any]:
