@@ -15,6 +15,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.accounts.models import Member
 from app.auth.access import (
     MANAGER_ROLES,
     current_identity,
@@ -31,6 +32,7 @@ from app.ledger.schemas import (
     EarningRulesSchema,
     ExpiringSchema,
     LedgerEntrySchema,
+    MemberPointsSchema,
     PromotionQuerySchema,
     PromotionRequestSchema,
     PromotionSchema,
@@ -128,6 +130,17 @@ class MyExpiringPoints(MethodView):
     def get(self) -> dict[str, Any]:
         """Show which of my points expire when, if I stay inactive."""
         return expiry.expiring_points(current_identity().subject_id)
+
+
+@blp.route("/members/<int:member_id>/points")
+class MemberPoints(MethodView):
+    @blp.response(200, MemberPointsSchema)
+    @blp.alt_response(403, description="forbidden")
+    @blp.alt_response(404, description="unknown-member")
+    @staff_required(*MANAGER_ROLES)
+    def get(self, member_id: int) -> Member:
+        """Show whose ledger it is: the member's name, balance, tier and whether blocked."""
+        return service.require_member(member_id)
 
 
 @blp.route("/members/<int:member_id>/ledger")

@@ -94,6 +94,14 @@ class StaffLedgerEntrySchema(LedgerEntrySchema):
     staff_id = fields.Integer(allow_none=True)
 
 
+class MemberPointsSchema(Schema):
+    member_id = fields.Integer(attribute="id")
+    name = fields.String(attribute="display_name")
+    points_balance = fields.Integer()
+    tier = fields.String()
+    blocked = fields.Boolean()
+
+
 class AdjustmentRequestSchema(Schema):
     points = fields.Integer(
         required=True,

@@ -8,6 +8,7 @@
  */
 
 import { signOut } from "./api.js";
+import { applyBranding, shopName } from "./branding.js";
 import { refreshPushSubscription, turnOffPush } from "./push.js";
 import { currentPath, navigate, route, startRouter } from "./router.js";
 import { getSession } from "./session.js";
@@ -45,8 +46,9 @@ function updateFrame(path) {
   const member = MEMBER_PATHS.has(path);
   document.getElementById("member-nav").hidden = !member;
   document.body.dataset.view = path.slice(1);
-  document.getElementById("view-title").textContent = TITLES[path] || "Loyalty Wallet";
-  document.title = path === "/login" ? "Loyalty Wallet" : `${TITLES[path] || ""} · Loyalty Wallet`;
+  const title = TITLES[path] && TITLES[path] !== "Loyalty Wallet" ? TITLES[path] : shopName();
+  document.getElementById("view-title").textContent = title;
+  document.title = path === "/login" ? shopName() : `${title} · ${shopName()}`;
   for (const link of document.querySelectorAll("#member-nav a")) {
     if (link.getAttribute("href") === `#${path}`) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -60,6 +62,9 @@ function startPath() {
 
 function main() {
   registerServiceWorker();
+  applyBranding(() => {
+    if (currentPath() === "/login") updateFrame("/login");
+  });
   window.addEventListener("online", showConnectivity);
   window.addEventListener("offline", showConnectivity);
   showConnectivity();

@@ -10,13 +10,15 @@
 
 import deCommon from "../locales/de/common.js";
 import enCommon from "../locales/en/common.js";
+import deStaff from "../locales/de/staff.js";
+import enStaff from "../locales/en/staff.js";
 
 export const LANGUAGES = ["de", "en"];
 const STORAGE_KEY = "lw.language";
 
 const catalogues = {
-  de: { ...deCommon },
-  en: { ...enCommon },
+  de: { ...deCommon, ...deStaff },
+  en: { ...enCommon, ...enStaff },
 };
 
 function detectLanguage() {
