@@ -4,7 +4,8 @@
 till sees them, plus what a desk needs to settle a customer's question: the campaign it belongs
 to, the member it is bound to, and every redemption on record with when, in which store, at
 which till, by whom and on which receipt, including reversed ones. It never shows the code (the
-caller typed it) and writes nothing: no redemption, no attempt row, no lockout count.
+caller typed it) and changes no coupon: no redemption, no use counted. (A well-formed code that
+matches nothing still counts towards the caller's guess lockout, in ``find_coupon``.)
 """
 
 from __future__ import annotations

@@ -195,3 +195,30 @@ def test_branding_changes_are_validated_and_for_admins_only(shop: Shop) -> None:
     forbidden = shop.client.put("/api/v1/admin/branding", json={"name": "X"}, headers=manager)
     assert forbidden.status_code == 403
     assert shop.client.get("/api/v1/branding").get_json()["name"] == "Loyalty Wallet"
+
+
+def test_staff_see_whose_ledger_it_is_members_and_cashiers_do_not(shop: Shop) -> None:
+    manager = bearer(shop.login_staff("manager"))
+    member_id = shop.member_id(0)
+    answer = shop.client.get(f"/api/v1/members/{member_id}/points", headers=manager)
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert (body["member_id"], body["name"], body["blocked"]) == (
+        member_id,
+        DEMO_MEMBERS[0]["display_name"],
+        False,
+    )
+    adjusted = shop.client.post(
+        f"/api/v1/members/{member_id}/ledger",
+        json={"points": 40, "reason": "goodwill"},
+        headers=manager,
+    )
+    assert adjusted.status_code == 201
+    after = shop.client.get(f"/api/v1/members/{member_id}/points", headers=manager).get_json()
+    assert after["points_balance"] == body["points_balance"] + 40
+    assert "email" not in body and "password_hash" not in body
+    missing = shop.client.get("/api/v1/members/99999/points", headers=manager)
+    assert missing.get_json()["type"] == "unknown-member"
+    for token in (shop.login_member(), shop.login_staff("cashier")):
+        refused = shop.client.get(f"/api/v1/members/{member_id}/points", headers=bearer(token))
+        assert refused.status_code == 403

@@ -305,3 +305,32 @@ def test_every_back_office_page_passes_axe_without_serious_violations(
     _axe(laptop, "member detail")
     go(laptop, "Programme")
     _shot(laptop, "programme")
+
+
+def _catalogue_keys(language: str) -> set[str]:
+    text = (ROOT / "pwa" / "locales" / language / "staff.js").read_text(encoding="utf-8")
+    return set(re.findall(r'^  "([^"]+)":', text, flags=re.MULTILINE))
+
+
+def test_the_german_and_english_catalogues_have_the_same_keys_and_cover_the_code() -> None:
+    german, english = _catalogue_keys("de"), _catalogue_keys("en")
+    assert german == english
+    used: set[str] = set()
+    for module in [ROOT / "pwa/js/views/staff.js", *sorted((ROOT / "pwa/js/staff").glob("*.js"))]:
+        used |= set(re.findall(r't(?:Or)?\("(staff\.[\w.-]+)"', module.read_text(encoding="utf-8")))
+    assert used and used <= english, sorted(used - english)
+
+
+def test_the_back_office_speaks_german_when_chosen(shop: Shop, laptop: Any) -> None:
+    laptop.goto("/#/staff")
+    laptop.evaluate("localStorage.setItem('lw.language', 'de')")
+    laptop.reload()
+    laptop.get_by_label("E-Mail (Mitarbeiterkonto)").fill(shop.logins["manager"]["email"])
+    laptop.get_by_label("Passwort").fill(shop.logins["manager"]["password"])
+    laptop.get_by_role("button", name="Anmelden").click()
+    nav = laptop.get_by_role("navigation", name="Backoffice")
+    expect(nav.get_by_role("link", name="Gutschein prüfen")).to_be_visible()
+    nav.get_by_role("link", name="Gutschein prüfen").click()
+    laptop.get_by_label("Gutscheincode").fill("AB")
+    laptop.get_by_role("button", name="Prüfen").click()
+    laptop.get_by_text("Ein Gutscheincode hat 13 Buchstaben").wait_for()

@@ -57,7 +57,7 @@ export default {
   "staff.overview.badRange": "Das Startdatum muss vor dem Enddatum liegen oder gleich sein.",
   "staff.overview.kpis": "Programmkennzahlen",
   "staff.overview.kpisPending": "Mitglieder im Zeitverlauf, Lebenszyklus-Phasen, Umsatz und Besuche, Punkteverbindlichkeit, Kohorten und NPS erscheinen hier, sobald dieser Server die Kennzahlen-API hat. Die Zahlen unten kommen von den Kassen und den Kampagnen.",
-  "staff.overview.fraud": "Die Kassenzahlen",
+  "staff.overview.fraud": "Die Betrugsübersicht",
   "staff.overview.attempts": "Kassenvorgänge",
   "staff.overview.attemptsDef": "Jeder Scan, Kauf, jede Einlösung und Erstattung, die eine Kasse im Zeitraum gesendet hat, angenommen oder abgelehnt.",
   "staff.overview.accepted": "Angenommen",

@@ -57,7 +57,7 @@ export default {
   "staff.overview.badRange": "Pick a start date on or before the end date.",
   "staff.overview.kpis": "Programme figures",
   "staff.overview.kpisPending": "Members over time, lifecycle stages, sales and visits, points liability, retention cohorts and NPS appear here once this server has the KPI API. The figures below come from the till and the campaigns.",
-  "staff.overview.fraud": "The till figures",
+  "staff.overview.fraud": "The fraud summary",
   "staff.overview.attempts": "Till attempts",
   "staff.overview.attemptsDef": "Every scan, purchase, redemption and refund a till sent in the period, accepted or refused.",
   "staff.overview.accepted": "Accepted",
