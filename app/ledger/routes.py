@@ -150,10 +150,10 @@ class MemberLedger(MethodView):
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-member")
     @staff_required(*MANAGER_ROLES)
-    def get(self, member_id: int, pagination_parameters: Any) -> Sequence[LedgerEntry]:
+    def get(self, member_id: int, pagination_parameters: Any) -> list[dict[str, Any]]:
         """List a member's ledger, newest first."""
         service.require_member(member_id)
-        return _entry_page(member_id, pagination_parameters)
+        return service.staff_entry_views(_entry_page(member_id, pagination_parameters))
 
     @blp.arguments(AdjustmentRequestSchema)
     @blp.response(201, StaffLedgerEntrySchema)

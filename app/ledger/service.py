@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from flask import g, has_request_context
 from sqlalchemy import ColumnElement, func, literal, select, true, update
@@ -37,6 +37,7 @@ from app.cards.apple_web_service import notify_pass_changed
 from app.errors import Problem
 from app.extensions import db
 from app.ledger.models import LEDGER_KINDS, LedgerEntry
+from app.naming import NameBook
 from app.transactions import Outcome, record_on_finish
 
 # Which sign each kind's points may have.
@@ -307,6 +308,25 @@ def member_entries(member_id: int, offset: int, limit: int) -> tuple[Sequence[Le
         .limit(limit)
     ).all()
     return entries, int(total or 0)
+
+
+def staff_entry_views(entries: Sequence[LedgerEntry]) -> list[dict[str, Any]]:
+    """Return ledger entries for staff with the till, store and staff member named."""
+    names = NameBook()
+    for entry in entries:
+        names.want("staff", entry.staff_id).want("store", entry.store_id)
+        names.want("till", entry.till_id)
+    names.load()
+    columns = [column.key for column in LedgerEntry.__table__.columns]
+    return [
+        {
+            **{name: getattr(entry, name) for name in columns},
+            "staff": names.ref("staff", entry.staff_id),
+            "store": names.ref("store", entry.store_id),
+            "till": names.ref("till", entry.till_id),
+        }
+        for entry in entries
+    ]
 
 
 def require_member(member_id: int) -> Member:

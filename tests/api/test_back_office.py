@@ -216,6 +216,9 @@ def test_staff_see_whose_ledger_it_is_members_and_cashiers_do_not(shop: Shop) ->
     assert adjusted.status_code == 201
     after = shop.client.get(f"/api/v1/members/{member_id}/points", headers=manager).get_json()
     assert after["points_balance"] == body["points_balance"] + 40
+    [entry, *_] = shop.client.get(f"/api/v1/members/{member_id}/ledger", headers=manager).get_json()
+    assert entry["staff"] == {"id": shop.logins["manager"]["staff_id"], "name": "Demo Manager"}
+    assert entry["staff_id"] == shop.logins["manager"]["staff_id"]
     assert "email" not in body and "password_hash" not in body
     missing = shop.client.get("/api/v1/members/99999/points", headers=manager)
     assert missing.get_json()["type"] == "unknown-member"

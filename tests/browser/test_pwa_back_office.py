@@ -141,6 +141,7 @@ def test_a_manager_finds_a_member_adjusts_points_and_sees_the_ledger(
     ledger = laptop.locator(".ledger table")
     expect(ledger.locator("tbody tr").first).to_contain_text("Goodwill: coffee machine broke")
     expect(ledger.locator("tbody tr").first).to_contain_text("+25")
+    expect(ledger.locator("tbody tr").first).to_contain_text("Demo Manager")  # who booked it
     _shot(laptop, "member")
     manager = bearer(shop.login_staff("manager"))
     entries = shop.client.get(f"/api/v1/members/{member_id}/ledger", headers=manager).get_json()

@@ -154,11 +154,18 @@ async function showMember(container, memberId) {
       } catch {
         pagination = {};
       }
-      const rows = data.map((entry) => [when(entry.created_at), tOr(`staff.ledger.kind.${entry.kind}`, humanise(entry.kind)), entry.points > 0 ? `+${formatNumber(entry.points)}` : formatNumber(entry.points), formatNumber(entry.balance_after), entry.reason || entry.reference_id || "–"]);
+      const rows = data.map((entry) => [
+        when(entry.created_at),
+        tOr(`staff.ledger.kind.${entry.kind}`, humanise(entry.kind)),
+        entry.points > 0 ? `+${formatNumber(entry.points)}` : formatNumber(entry.points),
+        formatNumber(entry.balance_after),
+        entry.reason || entry.reference_id || "–",
+        [entry.store && entry.store.name, entry.till && entry.till.name, entry.staff && entry.staff.name].filter(Boolean).join(" · ") || "–",
+      ]);
       const nav = h("div", { class: "actions pager" });
       if (pagination.previous_page) nav.append(h("button", { type: "button", class: "secondary", onclick: () => loadLedger(pagination.previous_page) }, t("staff.members.newer")));
       if (pagination.next_page) nav.append(h("button", { type: "button", class: "secondary", onclick: () => loadLedger(pagination.next_page) }, t("staff.members.older")));
-      replace(ledger, table(t("staff.members.ledger"), [t("staff.members.when"), t("staff.members.kind"), t("staff.members.points"), t("staff.members.balanceAfter"), t("staff.members.what")], rows, { empty: t("staff.members.emptyLedger") }), nav);
+      replace(ledger, table(t("staff.members.ledger"), [t("staff.members.when"), t("staff.members.kind"), t("staff.members.points"), t("staff.members.balanceAfter"), t("staff.members.what"), t("staff.members.where")], rows, { empty: t("staff.members.emptyLedger") }), nav);
     } catch (error) {
       replace(ledger, failure(error, t("staff.members.ledger"), () => loadLedger(page)));
     }

@@ -240,6 +240,7 @@ export default {
   "staff.members.kind": "Buchung",
   "staff.members.balanceAfter": "Stand",
   "staff.members.what": "Grund oder Beleg",
+  "staff.members.where": "Wo, von wem",
   "staff.members.emptyLedger": "Noch keine Buchungen.",
   "staff.members.newer": "Neuere",
   "staff.members.older": "Ältere",

@@ -240,6 +240,7 @@ export default {
   "staff.members.kind": "Entry",
   "staff.members.balanceAfter": "Balance",
   "staff.members.what": "Reason or receipt",
+  "staff.members.where": "Where, by whom",
   "staff.members.emptyLedger": "No entries yet.",
   "staff.members.newer": "Newer",
   "staff.members.older": "Older",
