@@ -50,6 +50,7 @@ const SHELL_FILES = [
   "/pwa/js/staff/charts.js",
   "/pwa/js/staff/common.js",
   "/pwa/js/staff/desk.js",
+  "/pwa/js/staff/kpis.js",
   "/pwa/js/staff/members.js",
   "/pwa/js/staff/overview.js",
   "/pwa/js/staff/programme.js",

@@ -95,3 +95,55 @@ export function tiles(entries) {
     ),
   );
 }
+
+/**
+ * Vertical columns per label (months, say), one colour per series:
+ * `series` is [[name, [value per label]], …]; a legend names the series.
+ */
+export function columnChart({ title, definition, labels, series, format = formatNumber }) {
+  if (!labels.length) {
+    return h("figure", { class: "chart card-surface" }, h("h3", {}, title), h("p", { class: "hint" }, t("staff.chart.noData")), h("figcaption", { class: "hint" }, definition));
+  }
+  const width = 560;
+  const height = 240;
+  const bottom = 28;
+  const top = 18;
+  const max = Math.max(1, ...series.flatMap(([, values]) => values));
+  const slot = width / labels.length;
+  const barWidth = Math.min(40, (slot - 12) / series.length);
+  const plot = height - bottom - top;
+  const summary = labels.map((label, i) => `${label}: ${series.map(([name, values]) => `${name} ${format(values[i] || 0)}`).join(", ")}`).join("; ");
+  const graphic = svg(
+    "svg",
+    { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${title}. ${summary}`, class: "chart-svg" },
+    svg("line", { x1: 0, x2: width, y1: height - bottom, y2: height - bottom, class: "chart-axis" }),
+    labels.map((label, i) => {
+      const x0 = i * slot + (slot - barWidth * series.length) / 2;
+      return svg(
+        "g",
+        {},
+        series.map(([, values], s) => {
+          const value = values[i] || 0;
+          const barHeight = Math.max(1, (value / max) * plot);
+          return svg(
+            "g",
+            {},
+            svg("rect", { x: x0 + s * barWidth, y: height - bottom - barHeight, width: barWidth - 2, height: barHeight, rx: 3, class: `chart-series-${s}` }),
+            svg("text", { x: x0 + s * barWidth + (barWidth - 2) / 2, y: height - bottom - barHeight - 4, "text-anchor": "middle", class: "chart-value small" }, format(value)),
+          );
+        }),
+        svg("text", { x: i * slot + slot / 2, y: height - 8, "text-anchor": "middle", class: "chart-label" }, label),
+      );
+    }),
+  );
+  const legend = h("ul", { class: "chart-legend" }, series.map(([name], s) => h("li", {}, h("span", { class: `swatch chart-series-${s}`, "aria-hidden": "true" }), name)));
+  return h(
+    "figure",
+    { class: "chart card-surface" },
+    h("h3", {}, title),
+    legend,
+    graphic,
+    h("figcaption", { class: "hint" }, definition),
+    dataTable(title, [t("staff.chart.item"), ...series.map(([name]) => name)], labels.map((label, i) => [label, ...series.map(([, values]) => format(values[i] || 0))])),
+  );
+}

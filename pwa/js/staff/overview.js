@@ -3,8 +3,9 @@
  *
  * From the APIs this server has: till attempts, refusals by type, events by rule and per store
  * (`GET /fraud/summary?from=&to=`), and each campaign's redemptions against its codes
- * (`GET /campaigns`). The lifecycle KPIs (members over time, stages, sales, points liability,
- * cohorts, NPS) come from `GET /kpis?start=&end=&store_id=`; until that API is deployed the page
+ * (`GET /campaigns`). The lifecycle KPIs (members over time, stages and flows, sales and visits,
+ * points and the liability, redemptions per campaign, cohorts) come from
+ * `GET /kpis?start=&end=&store_id=` (`js/staff/kpis.js`); until that API is deployed the page
  * says so instead of inventing numbers.
  */
 
@@ -12,6 +13,7 @@ import { formatNumber, t } from "../i18n.js";
 import { h, humanise, replace } from "../ui.js";
 import { barChart, tiles } from "./charts.js";
 import { call, failure, input, pageHead, stores } from "./common.js";
+import { kpiSection } from "./kpis.js";
 
 const isoDate = (date) => date.toISOString().slice(0, 10);
 
@@ -42,23 +44,21 @@ export async function render(container) {
     replace(output, h("p", { class: "loading", role: "status" }, t("staff.loading")));
     const start = new Date(`${fromValue}T00:00:00`).toISOString();
     const end = new Date(new Date(`${toValue}T00:00:00`).getTime() + 86_400_000).toISOString();
-    const sections = await Promise.all([kpiSection(start, end, storeId), fraudSection(start, end, storeId), campaignSection()]);
-    replace(output, ...sections);
+    const [figures, fraud] = await Promise.all([kpis(fromValue, toValue, storeId), fraudSection(start, end, storeId)]);
+    // With the KPI API, redemptions per campaign come from it (for the period and store).
+    replace(output, figures.node, fraud, figures.available ? null : await campaignSection());
   }
   await load();
 }
 
-async function kpiSection(start, end, storeId) {
-  const query = new URLSearchParams({ start, end });
-  if (storeId) query.set("store_id", storeId);
+async function kpis(fromValue, toValue, storeId) {
   try {
-    const kpis = await call(`/kpis?${query}`);
-    return h("section", { class: "kpis" }, h("h3", {}, t("staff.overview.kpis")), h("pre", { class: "hint" }, JSON.stringify(kpis, null, 1).slice(0, 2000)));
+    return { available: true, node: await kpiSection(fromValue, toValue, storeId) };
   } catch (error) {
     if (error.routeMissing) {
-      return h("div", { class: "notice", role: "status", id: "kpi-pending" }, h("p", {}, t("staff.overview.kpisPending")));
+      return { available: false, node: h("div", { class: "notice", role: "status", id: "kpi-pending" }, h("p", {}, t("staff.overview.kpisPending"))) };
     }
-    return failure(error, t("staff.overview.kpis"));
+    return { available: false, node: failure(error, t("staff.overview.kpis")) };
   }
 }
 

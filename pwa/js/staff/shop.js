@@ -304,10 +304,12 @@ function brandingTab(container) {
       },
       done: async (saved, message) => {
         replace(message, success(t("staff.shop.brandingSaved", { name: saved.name })));
+        savedNote.textContent = t("staff.shop.savedAt", { when: when(saved.updated_at) });
         window.dispatchEvent(new CustomEvent("lw:branding-changed"));
       },
     });
-    replace(area, h("div", { class: "split" }, panel(t("staff.shop.tab.branding"), form), panel(t("staff.shop.preview"), preview, h("p", { class: "hint" }, branding.saved ? t("staff.shop.savedAt", { when: when(branding.updated_at) }) : t("staff.shop.fromConfig")))));
+    const savedNote = h("p", { class: "hint" }, branding.saved ? t("staff.shop.savedAt", { when: when(branding.updated_at) }) : t("staff.shop.fromConfig"));
+    replace(area, h("div", { class: "split" }, panel(t("staff.shop.tab.branding"), form), panel(t("staff.shop.preview"), preview, savedNote)));
   };
   load();
 }
