@@ -2,8 +2,8 @@
  * The lifecycle KPIs on the overview, from `GET /kpis?start=&end=&store_id=` (dates, both
  * included; every figure defined in docs/kpis.md): headline tiles, members and active members
  * month by month, the stage distribution and the flows between stages, points issued /
- * redeemed / expired with the liability, redemptions per campaign, refusals by type, and the
- * retention cohorts as a heat map. Each chart carries its one-line definition.
+ * redeemed / expired with the liability, redemptions per campaign, and the retention cohorts
+ * as a heat map (refusals by type are charted by the till figures below). Each chart carries its one-line definition.
  *
  * "Over time" asks the same API once per calendar month of the chosen range (at most the last
  * six), in parallel: the API answers one period, and a month is the grain a manager reads.
@@ -87,8 +87,7 @@ function cohortTable(cohorts) {
 /** Render the KPI section for a period (dates as YYYY-MM-DD). */
 export async function kpiSection(startDate, endDate, storeId) {
   const [report, monthly] = await Promise.all([fetchReport(startDate, endDate, storeId), series(startDate, endDate, storeId).catch(() => [])]);
-  const { members = {}, purchases = {}, points = {}, churn = {}, stages = {}, coupons = [], refusals = {}, cohorts = [] } = report;
-  const sorted = (counts) => Object.entries(counts || {}).sort((a, b) => b[1] - a[1]);
+  const { members = {}, purchases = {}, points = {}, churn = {}, stages = {}, coupons = [], cohorts = [] } = report;
   return h(
     "section",
     { class: "kpis", "aria-label": t("staff.overview.kpis") },
@@ -140,7 +139,6 @@ export async function kpiSection(startDate, endDate, storeId) {
         valueLabel: t("staff.kpi.inPeriod"),
         secondaryLabel: t("staff.overview.issued"),
       }),
-      barChart({ title: t("staff.overview.refusals"), definition: t("staff.kpi.refusalsDef"), data: sorted(refusals).map(([type, count]) => [humanise(type), count]), valueLabel: t("staff.overview.count") }),
     ),
     h("figure", { class: "chart card-surface cohorts" }, h("h3", {}, t("staff.kpi.cohorts")), cohortTable(cohorts), h("figcaption", { class: "hint" }, t("staff.kpi.cohortsDef"))),
   );

@@ -3,7 +3,8 @@
  *
  * Finding: by member number (id) on every server; by name or e-mail once the member search
  * API (`GET /members?q=`) is deployed. The detail shows the name, balance, tier and block
- * state (`GET /members/{id}/points`), the ledger newest first, 20 entries a page
+ * state (`GET /members/{id}` where the member API is deployed, with stage, health and its
+ * factors, recent purchases and coupons; else `GET /members/{id}/points`), the ledger newest first, 20 entries a page
  * (`GET /members/{id}/ledger?page=`), a manual adjustment with its reason
  * (`POST /members/{id}/ledger`: audited in the ledger itself, with the staff member who made
  * it), and block/unblock (`POST /fraud/blocks`, `DELETE /fraud/blocks/member/{id}`), each
@@ -11,8 +12,8 @@
  */
 
 import { callApi } from "../api.js";
-import { formatNumber, t } from "../i18n.js";
-import { h, humanise, replace } from "../ui.js";
+import { formatMoney, formatNumber, t } from "../i18n.js";
+import { describeBenefit, h, humanise, replace } from "../ui.js";
 import { call, confirmButton, tOr, failure, input, intOf, pageHead, panel, problemAlert, submitting, success, table, when } from "./common.js";
 
 const PAGE_SIZE = 20;
@@ -63,7 +64,8 @@ function resultList(members) {
     { class: "result-list" },
     members.map((member) => {
       const id = member.member_id ?? member.id;
-      return h("li", {}, h("a", { href: `#/staff?page=members&member=${id}` }, member.display_name || member.name || `#${id}`), member.email ? h("span", { class: "hint" }, ` · ${member.email}`) : null);
+      const extra = [member.member_number, member.email, member.stage ? humanise(member.stage) : null, member.health_score !== undefined && member.health_score !== null ? t("staff.members.healthShort", { score: member.health_score }) : null].filter(Boolean).join(" · ");
+      return h("li", {}, h("a", { href: `#/staff?page=members&member=${id}` }, member.display_name || member.name || `#${id}`), extra ? h("span", { class: "hint" }, ` · ${extra}`) : null);
     }),
   );
 }
@@ -71,8 +73,15 @@ function resultList(members) {
 async function showMember(container, memberId) {
   replace(container, h("p", { class: "loading", role: "status" }, t("staff.loading")));
   let member;
+  let detail = null; // the member API's detail (lifecycle issue), where deployed
   try {
-    member = await call(`/members/${memberId}/points`);
+    try {
+      detail = await call(`/members/${memberId}`);
+      member = { member_id: detail.member_id, name: detail.display_name, points_balance: detail.points_balance, tier: detail.tier, blocked: detail.blocked };
+    } catch (error) {
+      if (!error.routeMissing) throw error;
+      member = await call(`/members/${memberId}/points`);
+    }
   } catch (error) {
     replace(container, failure(error, t("staff.nav.members")));
     return;
@@ -84,7 +93,7 @@ async function showMember(container, memberId) {
   const head = h(
     "div",
     { class: "card-surface member-head" },
-    h("div", {}, h("h3", { id: "member-name" }, member.name), h("p", { class: "hint" }, t("staff.members.number", { id: member.member_id }), " · ", t("staff.members.tier", { tier: humanise(member.tier) }), member.blocked ? h("span", { class: "chip bad" }, t("staff.members.blocked")) : null)),
+    h("div", {}, h("h3", { id: "member-name" }, member.name), h("p", { class: "hint" }, t("staff.members.number", { id: (detail && detail.member_number) || member.member_id }), " · ", t("staff.members.tier", { tier: humanise(member.tier) }), member.blocked ? h("span", { class: "chip bad" }, t("staff.members.blocked")) : null)),
     h("div", { class: "tile" }, balance, h("span", { class: "tile-label" }, t("staff.members.balance"))),
   );
   const renderBlock = (blocked) => {
@@ -143,7 +152,7 @@ async function showMember(container, memberId) {
   });
 
   const pending = h("div", {});
-  replace(container, head, h("div", { class: "split" }, panel(t("staff.members.adjust"), adjust), panel(t("staff.members.access"), h("p", { class: "hint" }, t("staff.members.blockHint")), blockArea, blockMessage)), panel(t("staff.members.ledger"), ledger), pending);
+  replace(container, head, h("div", { class: "split" }, panel(t("staff.members.adjust"), adjust), panel(t("staff.members.access"), h("p", { class: "hint" }, t("staff.members.blockHint")), blockArea, blockMessage)), pending, panel(t("staff.members.ledger"), ledger));
 
   async function loadLedger(page) {
     try {
@@ -171,9 +180,58 @@ async function showMember(container, memberId) {
     }
   }
   await loadLedger(1);
-  try {
-    await call(`/members/${member.member_id}`);
-  } catch (error) {
-    if (error.routeMissing) replace(pending, h("div", { class: "notice", role: "status" }, h("p", {}, t("staff.members.morePending"))));
-  }
+  replace(pending, detail ? detailPanels(detail) : h("div", { class: "notice", role: "status" }, h("p", {}, t("staff.members.morePending"))));
+}
+
+function factorLines(factors) {
+  if (!factors) return [];
+  const entries = Array.isArray(factors) ? factors.map((factor) => [factor.name || factor.factor || "", factor]) : Object.entries(factors);
+  return entries.map(([name, value]) => {
+    const text =
+      value && typeof value === "object"
+        ? Object.entries(value)
+            .filter(([key]) => key !== "name" && key !== "factor")
+            .map(([key, v]) => `${humanise(key)} ${typeof v === "number" ? Math.round(v * 100) / 100 : v}`)
+            .join(", ")
+        : String(value);
+    return h("li", {}, h("strong", {}, humanise(name)), ` ${text}`);
+  });
+}
+
+/** The member API's detail (lifecycle issue): stage, health and its factors, purchases, coupons. */
+function detailPanels(detail) {
+  const life = detail.lifecycle;
+  const lifecycle = life
+    ? h(
+        "div",
+        {},
+        h(
+          "dl",
+          { class: "facts" },
+          [
+            [t("staff.members.stage"), humanise(life.stage)],
+            [t("staff.members.health"), life.health_score ?? "–"],
+            [t("staff.members.pActive"), life.p_active === null || life.p_active === undefined ? "–" : `${Math.round(life.p_active * 100)} %`],
+            [t("staff.members.lastPurchase"), when(life.last_purchase_at)],
+            [t("staff.members.asOf"), life.as_of || "–"],
+          ].flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, String(value))]),
+        ),
+        h("h4", {}, t("staff.members.factors")),
+        h("ul", { class: "factors" }, factorLines(life.health_factors)),
+      )
+    : h("p", { class: "hint" }, t("staff.members.noLifecycle"));
+  const purchases = (detail.recent_purchases || []).map((p) => [when(p.occurred_at), p.receipt_id, formatMoney(p.amount_cents - (p.refunded_cents || 0), p.currency), formatNumber(p.points_earned || 0)]);
+  const coupons = (detail.coupons || []).map((c) => [describeBenefit(c.benefit), tOr(`staff.desk.state.${c.state}`, humanise(c.state)), c.valid_until ? when(c.valid_until) : "–"]);
+  return h(
+    "div",
+    { class: "split" },
+    panel(t("staff.members.lifecycle"), lifecycle),
+    h(
+      "div",
+      {},
+      panel(t("staff.members.purchases"), table(t("staff.members.purchases"), [t("staff.members.when"), t("staff.desk.receipt"), t("staff.members.amount"), t("staff.members.points")], purchases, { empty: t("staff.members.noPurchases") })),
+      panel(t("staff.members.coupons"), table(t("staff.members.coupons"), [t("staff.desk.benefit"), t("staff.programme.status"), t("staff.desk.validity")], coupons, { empty: t("staff.members.noCoupons") })),
+      h("p", { class: "hint" }, t("staff.members.stillPending")),
+    ),
+  );
 }
