@@ -32,10 +32,11 @@ run: $(STAMP) ## Migrate, seed the demo shop if empty, and serve on 127.0.0.1:PO
 test: $(STAMP) ## Run every test suite (PostgreSQL/Redis/Chromium suites skip when absent, fail in CI)
 	@$(PY) -m pytest
 
-lint: $(STAMP) ## Run ruff and mypy
+lint: $(STAMP) ## Run ruff, mypy and the import contracts (import-linter)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy
+	@$(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP) ## Format the code with ruff
 	@$(VENV)/bin/ruff format .

@@ -69,7 +69,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_blueprints(api)
     _register_public_documents(app)
     _register_cli(app)
+    _subscribe_to_events(app)
     return app
+
+
+def _subscribe_to_events(app: Flask) -> None:
+    from app.cards.pass_updates import subscribe_pass_updates
+
+    subscribe_pass_updates(app)
 
 
 def _register_blueprints(api: Api) -> None:
@@ -85,6 +92,7 @@ def _register_blueprints(api: Api) -> None:
     from app.push.routes import blp as push_blp
     from app.rewards.routes import blp as rewards_blp
     from app.stores.routes import blp as stores_blp
+    from app.till.routes import blp as till_blp
 
     blueprints = (
         auth_blp,
@@ -97,6 +105,7 @@ def _register_blueprints(api: Api) -> None:
         campaigns_blp,
         fraud_blp,
         stores_blp,
+        till_blp,
         branding_blp,
     )
     for blueprint in blueprints:

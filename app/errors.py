@@ -67,6 +67,41 @@ class Problem(Exception):
         return body
 
 
+# The HTTP status and title of each domain refusal, in one place: domain code raises a
+# ``DomainError`` with a type and a detail, and the edge answers with the status listed here.
+DOMAIN_PROBLEMS: dict[str, tuple[int, str]] = {
+    # a card presented at the till (app.cards.presentation)
+    "malformed-code": (422, "Malformed code"),
+    "bad-signature": (422, "Bad signature"),
+    "unknown-key": (422, "Unknown key"),
+    "card-expired": (410, "Card expired"),
+    "card-revoked": (410, "Card revoked"),
+    "unknown-card": (404, "Unknown card"),
+    "code-stale": (422, "Code stale"),
+    "code-replayed": (409, "Code replayed"),
+    "invalid-scan-token": (422, "Invalid scan token"),
+    # blocks (app.fraud.blocks)
+    "till-blocked": (403, "Till blocked"),
+    "card-blocked": (403, "Card blocked"),
+    "member-blocked": (403, "Member blocked"),
+    # the till's own checks
+    "currency-not-accepted": (422, "Currency not accepted"),
+    "duplicate-receipt": (409, "Receipt already booked"),
+    "unknown-receipt": (404, "Unknown receipt"),
+    "refund-exceeds-purchase": (422, "Refund exceeds purchase"),
+    "unknown-code": (404, "Unknown coupon code"),
+    "member-card-required": (422, "Member card required"),
+}
+
+
+class DomainError(Problem):
+    """A refusal raised by domain code: its status and title come from ``DOMAIN_PROBLEMS``."""
+
+    def __init__(self, type: str, detail: str | None = None, **extra: Any) -> None:
+        status, title = DOMAIN_PROBLEMS[type]
+        super().__init__(type, status, title, detail, **extra)
+
+
 def problem_response(problem: Problem) -> Response:
     """Render a problem as an HTTP response (and note its type for the logs)."""
     if has_request_context():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -80,17 +81,21 @@ def _replay(row: IdempotencyKey) -> Response:
     return response
 
 
-def run_idempotent(
-    scope: str,
-    operation: str,
-    payload: Mapping[str, Any],
-    action: Callable[[], tuple[dict[str, Any], int]],
-    key: str | None = None,
-) -> Response:
-    """Run ``action`` once per (scope, key); later calls get the first answer back.
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """A key claimed for this request, or the first answer to replay if it was used before."""
 
-    ``action`` returns a JSON-ready body and a status code. The key comes from the request's
-    header unless given (offline sync passes each event's own UUID).
+    row: IdempotencyKey
+    replay: Response | None = None
+
+
+def claim_idempotency_key(
+    scope: str, operation: str, payload: Mapping[str, Any], key: str | None = None
+) -> IdempotencyClaim:
+    """Claim (scope, key) in this transaction, or find the first answer given under it.
+
+    The key comes from the request's header unless given (offline sync passes each event's
+    own UUID). A key used before for a different request is refused.
     """
     key = key or idempotency_key_from_request()
     fingerprint = request_fingerprint(operation, payload)
@@ -111,15 +116,35 @@ def run_idempotent(
                 "Idempotency-Key reused",
                 "This Idempotency-Key was used for a different request; use a new key.",
             ) from None
-        return _replay(existing)
-    body, status = action()
-    claim.status_code = status
-    claim.response_body = json.dumps(body, default=str)
-    db.session.flush()
-    response = current_app.response_class(
-        claim.response_body, status=status, mimetype="application/json"
+        return IdempotencyClaim(existing, _replay(existing))
+    return IdempotencyClaim(claim)
+
+
+def answer_idempotent(claim: IdempotencyClaim, body: dict[str, Any], status: int) -> Response:
+    """Store the answer under the claimed key (in this transaction) and return it."""
+    claim.row.status_code = status
+    claim.row.response_body = json.dumps(body, default=str)
+    return current_app.response_class(
+        claim.row.response_body, status=status, mimetype="application/json"
     )
-    return response
+
+
+def run_idempotent(
+    scope: str,
+    operation: str,
+    payload: Mapping[str, Any],
+    action: Callable[[], tuple[dict[str, Any], int]],
+    key: str | None = None,
+) -> Response:
+    """Run ``action`` once per (scope, key); later calls get the first answer back.
+
+    ``action`` returns a JSON-ready body and a status code.
+    """
+    claim = claim_idempotency_key(scope, operation, payload, key)
+    if claim.replay is not None:
+        return claim.replay
+    body, status = action()
+    return answer_idempotent(claim, body, status)
 
 
 def prune_idempotency_keys(older_than: timedelta = 2 * KEEP_AT_LEAST) -> int:

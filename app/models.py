@@ -11,6 +11,7 @@ from app.idempotency import IdempotencyKey
 from app.ledger import models as ledger_models  # noqa: F401  (ledger, purchases, tiers)
 from app.push.models import PushSubscription
 from app.rewards import models as rewards_models  # noqa: F401  (rewards, stamp cards)
+from app.settings_cache import SettingsVersion
 from app.stores.models import Store, Till
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Member",
     "PushSubscription",
     "RefreshToken",
+    "SettingsVersion",
     "StaffAccount",
     "Store",
     "Till",

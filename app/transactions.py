@@ -6,6 +6,11 @@ leaves nothing behind. Work that must be recorded whatever the outcome (the atte
 registers a callback with ``record_on_finish``: on success it joins the request's own
 transaction; on failure it runs in a fresh transaction after the rollback, so a refused
 attempt is on record even though everything else the request did is undone.
+
+Work that is not part of the answer and must only happen if the request's changes were saved
+(refreshing wallet passes after points changed) registers with ``after_commit``: it runs once
+the request's transaction has committed, each callback in its own short transaction, and a
+failure there is logged without touching the answer, which is already decided and saved.
 """
 
 from __future__ import annotations
@@ -39,6 +44,21 @@ def record_on_finish(callback: FinishCallback) -> None:
     g.setdefault("finish_callbacks", []).append(callback)
 
 
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` after the request's transaction commits (never if it rolls back)."""
+    g.setdefault("after_commit_callbacks", []).append(callback)
+
+
+def _run_after_commit() -> None:
+    for callback in g.pop("after_commit_callbacks", []):
+        try:
+            callback()
+            db.session.commit()
+        except Exception:  # the answer is committed; this work is only late, not lost data
+            db.session.rollback()
+            log.exception("after-commit step failed")
+
+
 def _run_callbacks(outcome: Outcome) -> None:
     for callback in g.get("finish_callbacks", []):
         callback(outcome)
@@ -52,7 +72,6 @@ def finish_request_transaction(response: Response) -> Response:
         try:
             _run_callbacks(outcome)
             db.session.commit()
-            return response
         except (IntegrityError, DBAPIError) as exc:
             db.session.rollback()
             log.warning("commit failed: %s", exc.__class__.__name__)
@@ -65,6 +84,9 @@ def finish_request_transaction(response: Response) -> Response:
             g.problem_type = problem.type
             response = problem_response(problem)
             outcome = Outcome(409, problem.type)
+        else:
+            _run_after_commit()
+            return response
     db.session.rollback()
     if g.get("finish_callbacks"):
         try:

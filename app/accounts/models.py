@@ -9,12 +9,15 @@ stored as scrypt hashes (memory-hard), never in a form that can be reversed.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, ForeignKey, String, Table, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, created_at
-from app.stores.models import Store
+
+if TYPE_CHECKING:  # the stores package uses staff accounts; the mapper finds Store by name
+    from app.stores.models import Store
 
 
 class StaffRole(enum.StrEnum):
@@ -62,7 +65,7 @@ class StaffAccount(Base):
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[created_at]
 
-    stores: Mapped[list[Store]] = relationship(secondary=staff_stores, lazy="selectin")
+    stores: Mapped[list[Store]] = relationship("Store", secondary=staff_stores, lazy="selectin")
 
     @property
     def store_ids(self) -> list[int]:

@@ -99,14 +99,12 @@ def staff_required(*roles: str) -> Callable[[F], F]:
 
 
 def till_required(*roles: str) -> Callable[[F], F]:
-    """Let only a till session (of staff with one of the given roles, if named) call the route."""
+    """Let only a till session (of staff with one of the given roles, if named) call the route.
 
-    def allowed(identity: Identity) -> bool:
-        if identity.kind != "till" or (roles and identity.role not in roles):
-            return False
-        from app.fraud.blocks import refuse_blocked_till  # a till blocked mid-session stops now
-
-        refuse_blocked_till(identity)
-        return True
-
-    return _guard(TILL_AUDIENCE, allowed)
+    Whether the till itself was blocked meanwhile is checked by the till package
+    (``app.till.routes``) on every till route, right after this.
+    """
+    return _guard(
+        TILL_AUDIENCE,
+        lambda identity: identity.kind == "till" and (not roles or identity.role in roles),
+    )

@@ -18,8 +18,7 @@ from app.auth.schemas import (
     TokenPairSchema,
 )
 from app.extensions import limiter
-from app.fraud.attempts import note_till_login
-from app.fraud.rules import screen_member_signup
+from app.fraud.verdict import screen_member_signup
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and logins")
 till_blp = Blueprint(
@@ -106,7 +105,7 @@ class TillSessions(MethodView):
     @till_blp.alt_response(403, description="forbidden, till-blocked")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Open a till session for a cashier or manager of the till's store."""
-        note_till_login(body["till_key"], body["email"])
+        service.note_till_login(body["till_key"], body["email"])
         pair = service.open_till_session(body["till_key"], body["email"], body["password"])
         identity = pair.identity
         return {

@@ -25,6 +25,7 @@ from app.cards.service import issue_card
 from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
+from app.fraud.attempts import note_attempt
 from app.stores.models import Till
 
 REFRESH_PREFIX = "lwr_"
@@ -192,6 +193,22 @@ def logout(refresh_token: str) -> None:
     )
     if stored is not None:
         revoke_family(stored.family_id)
+
+
+def note_till_login(till_key: str, email: str) -> None:
+    """Start recording a till login, with the till and staff account it names (if they exist)."""
+    till = db.session.execute(
+        select(Till.id, Till.store_id).where(Till.key_hash == sha256_hex(till_key))
+    ).first()
+    staff_id = db.session.scalar(
+        select(StaffAccount.id).where(StaffAccount.email == normalise_email(email))
+    )
+    note_attempt(
+        "till-login",
+        till_id=till.id if till else None,
+        store_id=till.store_id if till else None,
+        staff_id=staff_id,
+    )
 
 
 def open_till_session(till_key: str, email: str, password: str) -> TokenPair:

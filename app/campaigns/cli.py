@@ -20,7 +20,8 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from app.campaigns import service
+from app.campaigns.export import codes_csv, mark_exported
+from app.campaigns.issuing import create_anonymous_campaign
 from app.campaigns.models import Campaign
 from app.errors import Problem
 from app.extensions import db
@@ -141,9 +142,9 @@ def generate(
             f"GET /api/v1/campaigns/{campaign.id}/codes.csv"
         )
         return
-    service.mark_exported(campaign, staff_id=None, via="cli")
+    mark_exported(campaign, staff_id=None, via="cli")
     temporary = output.with_name(output.name + ".partial")
-    _write_private(temporary, service.codes_csv(codes))
+    _write_private(temporary, codes_csv(codes))
     try:
         db.session.commit()
     except BaseException:
@@ -156,7 +157,7 @@ def generate(
 def _create_with_progress(count: int, **terms: Any) -> tuple[Campaign, list[str]]:
     """Create the campaign's codes while a progress bar (on stderr) counts them."""
     with click.progressbar(length=count, label="Generating codes", file=sys.stderr) as bar:
-        return service.create_anonymous_campaign(code_count=count, progress=bar.update, **terms)
+        return create_anonymous_campaign(code_count=count, progress=bar.update, **terms)
 
 
 def _write_private(path: Path, text: str) -> None:

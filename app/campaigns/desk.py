@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.campaigns.models import Campaign, Coupon, Redemption
-from app.campaigns.service import coupon_view
+from app.campaigns.views import coupon_view
 from app.db import iso_or_none
 from app.extensions import db
 from app.naming import NameBook

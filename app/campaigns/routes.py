@@ -1,15 +1,12 @@
-"""Coupon routes: campaigns and voiding (managers), the till's validate, redeem, reverse and
-offline sync, the sync review queue, the coupon settings, and the member's own coupons.
+"""Coupon routes: campaigns and voiding (managers), the offline-sync review queue, the coupon
+settings, and the member's own coupons. The till's coupon routes are in ``app.till``.
 
-Views hand the work to ``app.campaigns.service`` and ``app.campaigns.sync``. Till writes go
-through ``run_idempotent`` (the ``Idempotency-Key`` header is required; a retry gets the first
-answer) and every till call is on record in the attempt log, accepted or refused.
+Views hand the work to the modules of this package: ``issuing``, ``export``, ``voiding``,
+``wallet``, ``settings`` and ``conflicts``.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from flask import Response, current_app
@@ -21,9 +18,8 @@ from app.auth.access import (
     current_identity,
     member_required,
     staff_required,
-    till_required,
 )
-from app.campaigns import desk, service, sync
+from app.campaigns import conflicts, desk, export, issuing, settings, views, voiding, wallet
 from app.campaigns.schemas import (
     CampaignRequestSchema,
     CampaignSchema,
@@ -31,76 +27,17 @@ from app.campaigns.schemas import (
     ConflictResolveRequestSchema,
     CouponCheckSchema,
     CouponCodeSchema,
-    CouponReversalSchema,
     CouponSchema,
     CouponSettingsSchema,
     CouponVoidRequestSchema,
     MyCouponSchema,
-    RedeemRequestSchema,
-    RedemptionReverseRequestSchema,
-    RedemptionSchema,
-    SyncAnswerSchema,
     SyncConflictSchema,
-    SyncRequestSchema,
-    ValidateRequestSchema,
-    ValidationAnswerSchema,
 )
-from app.fraud.attempts import note_attempt
-from app.idempotency import run_idempotent
 from wallet.qr import render_qr_svg
 
 blp = Blueprint(
     "campaigns", __name__, url_prefix="/api/v1", description="Coupons, campaigns and offline sync"
 )
-
-IDEMPOTENCY_HEADER = {
-    "parameters": [
-        {
-            "in": "header",
-            "name": "Idempotency-Key",
-            "required": True,
-            "schema": {"type": "string", "maxLength": 255},
-            "description": "A new UUID per operation; a retry with the same key replays.",
-        }
-    ]
-}
-# What present_card may refuse a card_code with, by status.
-CARD_REFUSALS_422 = "malformed-code, bad-signature, unknown-key, code-stale, invalid-scan-token"
-CARD_REFUSALS_410 = "card-expired, card-revoked"
-
-
-def _place() -> service.TillPlace:
-    """Return the till, store and cashier of the current till session."""
-    identity = current_identity()
-    assert identity.till_id is not None and identity.store_id is not None
-    return service.TillPlace(
-        identity.till_id, identity.store_id, identity.subject_id, identity.role
-    )
-
-
-def _redeem(body: Mapping[str, Any]) -> Response:
-    """Redeem once per Idempotency-Key of this till."""
-    place = _place()
-    return run_idempotent(
-        scope=f"till:{place.till_id}",
-        operation=sync.REDEEM_OPERATION,
-        payload=body,
-        action=lambda: (service.redeem_request(body, place), 200),
-    )
-
-
-def _reverse(redemption_id: uuid.UUID, body: Mapping[str, Any]) -> Response:
-    """Reverse once per Idempotency-Key of this till."""
-    place = _place()
-    return run_idempotent(
-        scope=f"till:{place.till_id}",
-        operation="redemption-reverse",
-        payload={"redemption_id": str(redemption_id), **body},
-        action=lambda: (
-            service.reverse_redemption(redemption_id, place=place, reason=body["reason"]),
-            200,
-        ),
-    )
 
 
 # --- campaigns (managers) ---------------------------------------------------------------------
@@ -113,7 +50,7 @@ class Campaigns(MethodView):
     @staff_required(*MANAGER_ROLES)
     def get(self) -> list[dict[str, Any]]:
         """List campaigns, newest first."""
-        return service.campaign_views(service.list_campaigns())
+        return export.campaign_views(export.list_campaigns())
 
     @blp.arguments(CampaignRequestSchema)
     @blp.response(201, CampaignSchema)
@@ -123,8 +60,8 @@ class Campaigns(MethodView):
     @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a campaign: anonymous codes to export once, or a coupon per listed member."""
-        campaign = service.create_campaign(body, staff_id=current_identity().subject_id)
-        return service.campaign_view(campaign)
+        campaign = issuing.create_campaign(body, staff_id=current_identity().subject_id)
+        return export.campaign_view(campaign)
 
 
 @blp.route("/campaigns/<int:campaign_id>")
@@ -135,7 +72,7 @@ class CampaignDetail(MethodView):
     @staff_required(*MANAGER_ROLES)
     def get(self, campaign_id: int) -> dict[str, Any]:
         """Show a campaign with its redemption counts."""
-        return service.campaign_view(service.get_campaign(campaign_id))
+        return export.campaign_view(export.get_campaign(campaign_id))
 
 
 @blp.route("/campaigns/<int:campaign_id>/codes.csv")
@@ -148,10 +85,10 @@ class CampaignCodes(MethodView):
     @staff_required(*MANAGER_ROLES)
     def get(self, campaign_id: int) -> Response:
         """Download the campaign's codes, once: the server keeps no copy afterwards."""
-        codes = service.export_campaign_codes(
+        codes = export.export_campaign_codes(
             campaign_id, staff_id=current_identity().subject_id, via="api"
         )
-        return _csv(service.codes_csv(codes), service.export_filename(campaign_id))
+        return _csv(export.codes_csv(codes), export.export_filename(campaign_id))
 
 
 def _csv(text: str, filename: str) -> Response:
@@ -171,8 +108,8 @@ class CampaignVoid(MethodView):
     @staff_required(*MANAGER_ROLES)
     def post(self, campaign_id: int) -> dict[str, Any]:
         """Void every coupon of a campaign (and destroy codes not exported yet)."""
-        campaign = service.void_campaign(campaign_id, staff_id=current_identity().subject_id)
-        return service.campaign_view(campaign)
+        campaign = voiding.void_campaign(campaign_id, staff_id=current_identity().subject_id)
+        return export.campaign_view(campaign)
 
 
 # --- coupons (managers) -----------------------------------------------------------------------
@@ -192,7 +129,7 @@ class CouponLookup(MethodView):
         Answers its terms and state with its campaign, member and every redemption on record
         (when, store, till, staff, receipt), by name.
         """
-        return desk.coupon_check_view(service.lookup_coupon(body["code"]))
+        return desk.coupon_check_view(voiding.lookup_coupon(body["code"]))
 
 
 @blp.route("/coupons/<int:coupon_id>/void")
@@ -205,10 +142,10 @@ class CouponVoid(MethodView):
     @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, Any], coupon_id: int) -> dict[str, Any]:
         """Void a coupon: no till accepts it any more."""
-        coupon = service.void_coupon(
+        coupon = voiding.void_coupon(
             coupon_id, staff_id=current_identity().subject_id, reason=body["reason"]
         )
-        return service.coupon_view(coupon)
+        return views.coupon_view(coupon)
 
 
 @blp.route("/coupon-settings")
@@ -218,7 +155,7 @@ class CouponSettings(MethodView):
     @staff_required(*MANAGER_ROLES)
     def get(self) -> dict[str, Any]:
         """Show the coupon policy: offline floor limits, offline age, reversal window."""
-        return service.coupon_settings()
+        return settings.coupon_settings()
 
     @blp.arguments(CouponSettingsSchema)
     @blp.response(200, CouponSettingsSchema)
@@ -227,80 +164,10 @@ class CouponSettings(MethodView):
     @staff_required(*MANAGER_ROLES)
     def put(self, body: dict[str, int]) -> dict[str, Any]:
         """Change the coupon policy (fields left out keep their values)."""
-        return service.update_coupon_settings(body, staff_id=current_identity().subject_id)
+        return settings.update_coupon_settings(body, staff_id=current_identity().subject_id)
 
 
 # --- at the till ------------------------------------------------------------------------------
-
-
-@blp.route("/till/coupons/validate")
-class TillValidate(MethodView):
-    @blp.arguments(ValidateRequestSchema)
-    @blp.response(200, ValidationAnswerSchema)
-    @blp.alt_response(403, description="member-blocked")
-    @blp.alt_response(404, description="unknown-code, unknown-card")
-    @blp.alt_response(409, description="code-replayed")
-    @blp.alt_response(410, description=CARD_REFUSALS_410)
-    @blp.alt_response(422, description="invalid-code, " + CARD_REFUSALS_422)
-    @blp.alt_response(429, description="too-many-attempts")
-    @till_required()
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Check a coupon without redeeming it; a refusal is in the answer, nothing changes."""
-        note_attempt("coupon-validate", code=body["code"])
-        return service.validate_request(body, _place())
-
-
-@blp.route("/till/coupons/redeem")
-class TillRedeem(MethodView):
-    @blp.arguments(RedeemRequestSchema)
-    @blp.response(200, RedemptionSchema)
-    @blp.doc(**IDEMPOTENCY_HEADER)
-    @blp.alt_response(400, description="idempotency-key-required")
-    @blp.alt_response(403, description="wrong-store, wrong-member, member-blocked, risk-denied")
-    @blp.alt_response(428, description="step-up-required")
-    @blp.alt_response(404, description="unknown-code, unknown-card")
-    @blp.alt_response(
-        409, description="coupon-already-redeemed, use-limit-reached, code-replayed, conflict"
-    )
-    @blp.alt_response(410, description="coupon-expired, coupon-voided, " + CARD_REFUSALS_410)
-    @blp.alt_response(
-        422,
-        description="invalid-code, coupon-not-yet-valid, basket-too-small, item-not-in-basket, "
-        "member-card-required, idempotency-key-reused, " + CARD_REFUSALS_422,
-    )
-    @blp.alt_response(429, description="too-many-attempts")
-    @till_required()
-    def post(self, body: dict[str, Any]) -> Response:
-        """Redeem a coupon once; a retry with the same Idempotency-Key gets the first answer."""
-        note_attempt("coupon-redeem", code=body["code"])
-        return _redeem(body)
-
-
-@blp.route("/till/redemptions/<uuid:redemption_id>/reverse")
-class TillReverse(MethodView):
-    @blp.arguments(RedemptionReverseRequestSchema)
-    @blp.response(200, CouponReversalSchema)
-    @blp.doc(**IDEMPOTENCY_HEADER)
-    @blp.alt_response(403, description="reversal-not-allowed, reversal-window-closed")
-    @blp.alt_response(404, description="unknown-redemption")
-    @blp.alt_response(409, description="redemption-already-reversed")
-    @till_required()
-    def post(self, body: dict[str, Any], redemption_id: uuid.UUID) -> Response:
-        """Undo a redemption (sale cancelled): same till within the window, or a manager."""
-        note_attempt("coupon-reverse")
-        return _reverse(redemption_id, body)
-
-
-@blp.route("/till/sync")
-class TillSync(MethodView):
-    @blp.arguments(SyncRequestSchema)
-    @blp.response(200, SyncAnswerSchema)
-    @blp.alt_response(422, description="validation-error")
-    @till_required()
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Send what the till did offline; each event is answered and replays change nothing."""
-        note_attempt("till-sync")
-        return sync.sync_events(body["events"], place=_place())
 
 
 @blp.route("/till/sync/conflicts")
@@ -311,7 +178,7 @@ class SyncConflicts(MethodView):
     @staff_required(*MANAGER_ROLES)
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """List offline events waiting for review (status=open) or already resolved."""
-        return [sync.conflict_view(c) for c in sync.list_conflicts(query["status"])]
+        return [conflicts.conflict_view(c) for c in conflicts.list_conflicts(query["status"])]
 
 
 @blp.route("/till/sync/conflicts/<int:conflict_id>/resolve")
@@ -325,7 +192,9 @@ class SyncConflictResolve(MethodView):
     def post(self, body: dict[str, str], conflict_id: int) -> dict[str, Any]:
         """Close a reviewed conflict with a note of what was done."""
         staff_id = current_identity().subject_id
-        return sync.conflict_view(sync.resolve_conflict(conflict_id, staff_id=staff_id, **body))
+        return conflicts.conflict_view(
+            conflicts.resolve_conflict(conflict_id, staff_id=staff_id, **body)
+        )
 
 
 # --- the member's own coupons -----------------------------------------------------------------
@@ -337,7 +206,7 @@ class MyCoupons(MethodView):
     @member_required
     def get(self) -> list[dict[str, Any]]:
         """List my coupons with their codes, validity and state."""
-        return service.member_coupons(current_identity().subject_id)
+        return wallet.member_coupons(current_identity().subject_id)
 
 
 @blp.route("/me/coupons/<int:coupon_id>/qr.svg")
@@ -347,7 +216,7 @@ class MyCouponQr(MethodView):
     @member_required
     def get(self, coupon_id: int) -> Response:
         """Render one of my coupon codes as an SVG QR code."""
-        code = service.member_coupon_code(current_identity().subject_id, coupon_id)
+        code = wallet.member_coupon_code(current_identity().subject_id, coupon_id)
         response = current_app.response_class(render_qr_svg(code), mimetype="image/svg+xml")
         response.headers["Cache-Control"] = "private, no-store"
         return response

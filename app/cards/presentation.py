@@ -12,7 +12,11 @@ A till may present three things:
   and card, saying which credential was shown. A rotating code is good for one scan, so the
   rest of the visit (purchase, redemption) passes the scan token instead.
 
-Every refusal is a ``Problem`` with the card's stable type; the attempt log records it.
+Every refusal is a ``CardRefused`` with the card's stable type (its HTTP status comes from
+``app.errors.DOMAIN_PROBLEMS``), carrying the card when the code got as far as naming one. This
+module knows nothing of anti-fraud: the till pipeline (``app.till.pipeline``) checks the
+lockout before presenting, counts a refusal that looks like a guess, checks blocks after, and
+writes what it learnt into the attempt log.
 """
 
 from __future__ import annotations
@@ -25,16 +29,12 @@ import jwt
 from flask import current_app
 from sqlalchemy import or_, update
 
-from app.auth.access import current_identity
 from app.cards.keys import card_key_ring
 from app.cards.models import Card
 from app.cards.service import totp_secret_of
 from app.db import utcnow
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
-from app.fraud.attempts import update_attempt
-from app.fraud.blocks import refuse_blocked_card
-from app.fraud.lockout import check_guess_lockout, count_failed_guess
 from wallet.card_codes import parse_rotating_code, verify_rotating_otp, verify_static_code
 from wallet.errors import CardCodeError
 
@@ -42,18 +42,14 @@ SCAN_TOKEN_PREFIX = "lws."
 SCAN_TOKEN_AUDIENCE = "lw-scan"
 SCAN_TOKEN_LIFETIME = timedelta(minutes=10)
 
-# HTTP status of each card refusal type.
-CARD_REFUSAL_STATUS = {
-    "malformed-code": 422,
-    "bad-signature": 422,
-    "unknown-key": 422,
-    "card-expired": 410,
-    "card-revoked": 410,
-    "unknown-card": 404,
-    "code-stale": 422,
-    "code-replayed": 409,
-    "invalid-scan-token": 422,
-}
+
+class CardRefused(DomainError):
+    """A card code refused at the till, with the card it named if it got that far."""
+
+    def __init__(self, type: str, detail: str, card: Card | None = None) -> None:
+        super().__init__(type, detail)
+        self.card_id = card.id if card is not None else None
+        self.member_id = card.member_id if card is not None else None
 
 
 @dataclass(frozen=True)
@@ -65,19 +61,14 @@ class PresentedCard:
     credential: str  # "static" | "rotating"
 
 
-def _refuse(type_: str, detail: str) -> Problem:
-    count_failed_guess(type_)  # forged or guessed codes count towards the till's lockout
-    return Problem(type_, CARD_REFUSAL_STATUS[type_], type_.replace("-", " ").capitalize(), detail)
-
-
 def _usable_card(card_id: uuid.UUID) -> Card:
     card = db.session.get(Card, card_id)
     if card is None:
-        raise _refuse("unknown-card", "No card with this id was issued here.")
-    update_attempt(member_id=card.member_id, card_id=card.id)
+        raise CardRefused("unknown-card", "No card with this id was issued here.")
     if card.revoked_at is not None:
-        raise _refuse("card-revoked", "This card was replaced or blocked; ask for the current one.")
-    refuse_blocked_card(card)
+        raise CardRefused(
+            "card-revoked", "This card was replaced or blocked; ask for the current one.", card
+        )
     return card
 
 
@@ -85,7 +76,7 @@ def _present_static(code: str, now: datetime) -> PresentedCard:
     try:
         verified = verify_static_code(code, card_key_ring(), now)
     except CardCodeError as exc:
-        raise _refuse(exc.type, str(exc)) from None
+        raise CardRefused(exc.type, str(exc)) from None
     card = _usable_card(verified.card_id)
     return PresentedCard(card.id, card.member_id, "static")
 
@@ -94,13 +85,13 @@ def _present_rotating(code: str, now: datetime) -> PresentedCard:
     try:
         parsed = parse_rotating_code(code)
     except CardCodeError as exc:
-        raise _refuse(exc.type, str(exc)) from None
+        raise CardRefused(exc.type, str(exc)) from None
     card = _usable_card(parsed.card_id)
     try:
         step = verify_rotating_otp(totp_secret_of(card), parsed.otp, now)
     except CardCodeError as exc:
-        raise _refuse(
-            exc.type, "This live code is too old or too new; show the current one."
+        raise CardRefused(
+            exc.type, "This live code is too old or too new; show the current one.", card
         ) from None
     accepted = db.session.execute(
         update(Card)
@@ -112,7 +103,9 @@ def _present_rotating(code: str, now: datetime) -> PresentedCard:
         .execution_options(synchronize_session=False)
     )
     if getattr(accepted, "rowcount", 0) != 1:
-        raise _refuse("code-replayed", "This live code was already used; show the current one.")
+        raise CardRefused(
+            "code-replayed", "This live code was already used; show the current one.", card
+        )
     return PresentedCard(card.id, card.member_id, "rotating")
 
 
@@ -121,13 +114,12 @@ def _scan_key() -> bytes:
     return key
 
 
-def issue_scan_token(presented: PresentedCard) -> tuple[str, datetime]:
+def issue_scan_token(presented: PresentedCard, till_id: int) -> tuple[str, datetime]:
     """Sign a scan token that stands for this card at this till for the next ten minutes."""
-    identity = current_identity()
     expires_at = (utcnow() + SCAN_TOKEN_LIFETIME).replace(microsecond=0)
     claims = {
         "aud": SCAN_TOKEN_AUDIENCE,
-        "till": identity.till_id,
+        "till": till_id,
         "card": str(presented.card_id),
         "member": presented.member_id,
         "cred": presented.credential,
@@ -136,7 +128,7 @@ def issue_scan_token(presented: PresentedCard) -> tuple[str, datetime]:
     return SCAN_TOKEN_PREFIX + jwt.encode(claims, _scan_key(), algorithm="HS256"), expires_at
 
 
-def _present_scan_token(token: str) -> PresentedCard:
+def _present_scan_token(token: str, till_id: int) -> PresentedCard:
     try:
         claims = jwt.decode(
             token[len(SCAN_TOKEN_PREFIX) :],
@@ -146,25 +138,26 @@ def _present_scan_token(token: str) -> PresentedCard:
             options={"require": ["exp", "till", "card", "cred"]},
         )
     except jwt.InvalidTokenError:
-        raise _refuse(
+        raise CardRefused(
             "invalid-scan-token", "This scan token is invalid or expired; scan the card again."
         ) from None
-    if claims["till"] != current_identity().till_id:
-        raise _refuse("invalid-scan-token", "This scan token belongs to another till.")
+    if claims["till"] != till_id:
+        raise CardRefused("invalid-scan-token", "This scan token belongs to another till.")
     card = _usable_card(uuid.UUID(claims["card"]))
     return PresentedCard(card.id, card.member_id, str(claims["cred"]))
 
 
-def present_card(code: str) -> PresentedCard:
-    """Verify a card code, rotating code or scan token presented at the current till."""
-    check_guess_lockout()
+def present_card(code: str, till_id: int, now: datetime | None = None) -> PresentedCard:
+    """Verify a card code, rotating code or scan token presented at a till; raise CardRefused."""
     text = code.strip()
-    now = utcnow()
+    now = now or utcnow()
     if text.startswith(SCAN_TOKEN_PREFIX):
-        return _present_scan_token(text)
+        return _present_scan_token(text, till_id)
     prefix = text[:4].upper()
     if prefix == "LW1:":
         return _present_static(text, now)
     if prefix == "LW2:":
         return _present_rotating(text, now)
-    raise _refuse("malformed-code", "A card code starts with LW1: or LW2: (or is a scan token).")
+    raise CardRefused(
+        "malformed-code", "A card code starts with LW1: or LW2: (or is a scan token)."
+    )

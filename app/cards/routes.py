@@ -1,4 +1,4 @@
-"""Card routes: the member's card and its QR, the till scan, revocations and the JWKS."""
+"""Card routes: the member's card and its QR, and the JWKS (the till's are in ``app.till``)."""
 
 from __future__ import annotations
 
@@ -10,20 +10,13 @@ from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth.access import current_identity, member_required, till_required
+from app.auth.access import current_identity, member_required
 from app.cards import service
 from app.cards.keys import card_key_ring, card_validity
-from app.cards.presentation import issue_scan_token, present_card
 from app.cards.schemas import (
     CardSchema,
-    RevocationsQuerySchema,
-    RevocationsSchema,
-    ScanRequestSchema,
-    ScanSchema,
 )
 from app.db import utcnow
-from app.fraud.attempts import note_attempt
-from app.fraud.rules import assess
 from wallet.qr import render_qr_png, render_qr_svg
 
 blp = Blueprint("cards", __name__, url_prefix="/api/v1", description="Member cards")
@@ -87,56 +80,3 @@ class MyCardQrPng(MethodView):
         """Render my static card code as a PNG QR code."""
         code = service.static_code_of(service.active_card(current_identity().subject_id))
         return _image(render_qr_png(code), "image/png")
-
-
-@blp.route("/till/scan")
-class TillScan(MethodView):
-    @blp.arguments(ScanRequestSchema)
-    @blp.response(200, ScanSchema)
-    @blp.alt_response(404, description="unknown-card")
-    @blp.alt_response(409, description="code-replayed")
-    @blp.alt_response(410, description="card-expired, card-revoked")
-    @blp.alt_response(422, description=CARD_REFUSALS)
-    @blp.alt_response(403, description="card-blocked, member-blocked, till-blocked, risk-denied")
-    @blp.alt_response(428, description="step-up-required")
-    @blp.alt_response(429, description="too-many-attempts")
-    @till_required()
-    def post(self, body: dict[str, str]) -> dict[str, Any]:
-        """Scan a member card (LW1 or LW2) and get a scan token for this visit."""
-        note_attempt("scan", code=body["code"])
-        presented = present_card(body["code"])
-        assess("scan", presented)
-        member = service.require_member(presented.member_id)
-        token, expires_at = issue_scan_token(presented)
-        return {
-            "card_id": str(presented.card_id),
-            "member": {
-                "display_name": member.display_name,
-                "points_balance": member.points_balance,
-                "tier": member.tier,
-            },
-            "credential": presented.credential,
-            "scan_token": token,
-            "scan_token_expires_at": expires_at.isoformat(),
-        }
-
-
-@blp.route("/till/revocations")
-class TillRevocations(MethodView):
-    @blp.arguments(RevocationsQuerySchema, location="query")
-    @blp.response(200, RevocationsSchema)
-    @till_required()
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """List cards revoked since a time, for tills that check codes offline."""
-        as_of = utcnow()
-        cards = service.revoked_cards_since(query["since"])
-        return {
-            "revoked": [
-                {
-                    "card_id": str(c.id),
-                    "revoked_at": c.revoked_at.isoformat() if c.revoked_at else "",
-                }
-                for c in cards
-            ],
-            "as_of": as_of.isoformat(),
-        }

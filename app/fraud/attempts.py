@@ -8,9 +8,20 @@ record exactly once, whatever the outcome, and a refusal keeps its ``type``.
 
 The till, store and staff account come from the till session; a member's own requests
 (sign-up, reward claims in the app) carry the member. A refused attempt is then shown to the
-refusal rules (``app.fraud.rules.on_refusal``): a replayed live code or a blocked card used
-at a till raises a fraud event with this attempt as its evidence. Writing is one INSERT on
-the hot path; the code is kept only as a keyed fingerprint, never in plain.
+refusal rules (``on_refusal``): a replayed live code or a blocked card used at a till raises
+a fraud event with this attempt as its evidence. Writing is one INSERT on the hot path; the
+code is kept only as a keyed fingerprint, never in plain.
+
+Fraud events raised during a request (``raise_event``) wait on ``flask.g`` too: the request
+may yet be refused (a ``deny``, a ``step-up`` nobody approved, a lockout) and its transaction
+rolled back. They are written when the request ends, right after the attempt, which becomes
+part of their evidence next to the earlier attempts the rule pointed at.
+
+Refusal rules run when a till attempt was refused for a reason that is itself a warning sign:
+``replayed-code`` (``code-replayed``), ``stale-code`` (``code-stale``), ``revoked-card``
+(``card-revoked``) and ``blocked`` (``member-blocked``, ``card-blocked``, ``till-blocked``).
+The request is refused anyway; the rule's action says whether that raises an event (``flag``)
+or not (``allow``).
 """
 
 from __future__ import annotations
@@ -19,10 +30,12 @@ import hmac
 from hashlib import sha256
 from typing import Any
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 
 from app.extensions import db
+from app.fraud.events import PendingEvent, build_event, write_event
 from app.fraud.models import Attempt
+from app.fraud.settings import REFUSAL_RULES, rule_settings
 from app.transactions import Outcome, record_on_finish
 
 FINGERPRINT_HEX_CHARS = 32
@@ -89,30 +102,52 @@ def write_attempt_now(outcome: Outcome) -> Attempt | None:
     db.session.add(attempt)
     g.attempt_row = attempt
     if attempt.refusal_type is not None:
-        from app.fraud.rules import on_refusal
-
         db.session.flush()
         on_refusal(attempt)
     return attempt
 
 
-def note_till_login(till_key: str, email: str) -> None:
-    """Start recording a till login, with the till and staff account it names (if they exist)."""
-    from sqlalchemy import select
-
-    from app.accounts.models import StaffAccount
-    from app.auth.service import normalise_email, sha256_hex
-    from app.stores.models import Till
-
-    till = db.session.execute(
-        select(Till.id, Till.store_id).where(Till.key_hash == sha256_hex(till_key))
-    ).first()
-    staff_id = db.session.scalar(
-        select(StaffAccount.id).where(StaffAccount.email == normalise_email(email))
+def on_refusal(attempt: Attempt) -> None:
+    """Raise the event a refusal rule asks for when a till attempt was refused (at finish)."""
+    rule = REFUSAL_RULES.get(attempt.refusal_type or "")
+    if rule is None:
+        return
+    settings = rule_settings()[rule]
+    attempt.risk_score = max(attempt.risk_score or 0, int(settings["score"]))
+    if settings["action"] == "allow":
+        return
+    pending = build_event(
+        rule,
+        severity=str(settings["severity"]),
+        action=str(settings["action"]),
+        detail={"refusal": attempt.refusal_type, "operation": attempt.operation},
+        member_id=attempt.member_id,
+        card_id=attempt.card_id,
+        till_id=attempt.till_id,
+        store_id=attempt.store_id,
+        staff_id=attempt.staff_id,
     )
-    note_attempt(
-        "till-login",
-        till_id=till.id if till else None,
-        store_id=till.store_id if till else None,
-        staff_id=staff_id,
-    )
+    write_event(pending, attempt)
+
+
+def raise_event(rule: str, **fields: Any) -> PendingEvent:
+    """Raise a fraud event about the current request; it is written when the request ends.
+
+    Takes the keyword arguments of ``app.fraud.events.build_event``. Outside a request it is
+    written at once.
+    """
+    pending = build_event(rule, **fields)
+    if not has_request_context():
+        write_event(pending, None)
+        return pending
+    if "pending_fraud_events" not in g:
+        g.pending_fraud_events = []
+        record_on_finish(_write_pending_events)
+    g.pending_fraud_events.append(pending)
+    return pending
+
+
+def _write_pending_events(outcome: Outcome) -> None:
+    attempt = write_attempt_now(outcome)
+    for pending in g.get("pending_fraud_events", []):
+        write_event(pending, attempt)

@@ -1,12 +1,8 @@
-"""Raising fraud events, with the attempts behind them as evidence, whatever the outcome.
+"""Fraud events: describing one, and writing it with the attempts behind it as evidence.
 
-A rule that fires during a request calls ``raise_event``. The event is not written at once:
-the request may yet be refused (a ``deny``, a ``step-up`` nobody approved, a lockout), and a
-refused request's transaction is rolled back. So the event waits on ``flask.g`` and is
-written when the request ends, by a ``record_on_finish`` callback, in the transaction that
-survives: the request's own on success, a fresh one after the rollback on refusal. The
-request's own attempt row is written first and becomes part of the evidence, next to the
-earlier attempts the rule pointed at.
+``build_event`` describes an event about the current request; ``write_event`` writes it (or
+joins it to the open one). Events raised *during* a request wait until it ends and are written
+by ``app.fraud.attempts.raise_event``, after the request's own attempt, whatever the outcome.
 
 Repeats join the open event instead of opening a new one: an event that is still open for
 the same rule and the same subject (the till, card, member or address it is about) and was
@@ -21,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import current_app, g, has_request_context, request
 from sqlalchemy import select
@@ -29,10 +25,6 @@ from sqlalchemy import select
 from app.db import utcnow
 from app.extensions import db
 from app.fraud.models import Attempt, FraudEvent, FraudEventAttempt
-from app.transactions import Outcome, record_on_finish
-
-if TYPE_CHECKING:
-    from app.fraud.lockout import Lockout
 
 DEFAULT_MERGE_SECONDS = 3600
 EVIDENCE_LIMIT = 50
@@ -112,30 +104,6 @@ def build_event(
     return pending
 
 
-def raise_event(rule: str, **fields: Any) -> PendingEvent:
-    """Raise a fraud event about the current request; it is written when the request ends.
-
-    Takes the keyword arguments of ``build_event``. Outside a request it is written at once.
-    """
-    pending = build_event(rule, **fields)
-    if not has_request_context():
-        write_event(pending, None)
-        return pending
-    if "pending_fraud_events" not in g:
-        g.pending_fraud_events = []
-        record_on_finish(_write_pending_events)
-    g.pending_fraud_events.append(pending)
-    return pending
-
-
-def _write_pending_events(outcome: Outcome) -> None:
-    from app.fraud.attempts import write_attempt_now
-
-    attempt = write_attempt_now(outcome)
-    for pending in g.get("pending_fraud_events", []):
-        write_event(pending, attempt)
-
-
 def write_event(pending: PendingEvent, attempt: Attempt | None) -> FraudEvent:
     """Write an event now (or join the open one for the same rule and subject)."""
     now = utcnow()
@@ -206,36 +174,3 @@ def recent_attempt_ids(*conditions: Any, since_seconds: float, limit: int = 20) 
             .limit(limit)
         )
     )[::-1]
-
-
-def raise_lockout_event(lockout: Lockout, refusal_type: str) -> None:
-    """Raise the ``brute-force`` event for a lockout that just started."""
-    from app.fraud.lockout import COUNTED_REFUSALS, guess_counter
-
-    kind, _, value = lockout.key.partition(":")
-    window = guess_counter().policy.window_seconds
-    refused = Attempt.refusal_type.in_(sorted(COUNTED_REFUSALS))
-    if kind == "till":
-        evidence = recent_attempt_ids(Attempt.till_id == int(value), refused, since_seconds=window)
-    elif kind == "addr":
-        evidence = recent_attempt_ids(
-            Attempt.client_address == value, refused, since_seconds=window
-        )
-    elif kind in ("staff", "member"):
-        column = Attempt.staff_id if kind == "staff" else Attempt.member_id
-        evidence = recent_attempt_ids(column == int(value), refused, since_seconds=window)
-    else:
-        evidence = []
-    raise_event(
-        "brute-force",
-        severity="high",
-        action="lockout",
-        subject=lockout.key,
-        detail={
-            "locked": lockout.key,
-            "lockout_seconds": lockout.retry_after,
-            "lockout_level": lockout.level,
-            "last_refusal": refusal_type,
-        },
-        evidence=evidence,
-    )

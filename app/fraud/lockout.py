@@ -51,6 +51,9 @@ import redis
 from flask import current_app, g, has_request_context, request
 
 from app.errors import Problem
+from app.fraud.attempts import raise_event
+from app.fraud.events import recent_attempt_ids
+from app.fraud.models import Attempt
 
 log = logging.getLogger("app.fraud.lockout")
 
@@ -335,8 +338,37 @@ def count_failed_guess(refusal_type: str) -> list[Lockout]:
         log.warning("guess counter unavailable, not counting: %s", exc)
         return []
     if started:
-        from app.fraud.events import raise_lockout_event
-
         for lockout in started:
             raise_lockout_event(lockout, refusal_type)
     return started
+
+
+def raise_lockout_event(lockout: Lockout, refusal_type: str) -> None:
+    """Raise the ``brute-force`` event for a lockout that just started."""
+    kind, _, value = lockout.key.partition(":")
+    window = guess_counter().policy.window_seconds
+    refused = Attempt.refusal_type.in_(sorted(COUNTED_REFUSALS))
+    if kind == "till":
+        evidence = recent_attempt_ids(Attempt.till_id == int(value), refused, since_seconds=window)
+    elif kind == "addr":
+        evidence = recent_attempt_ids(
+            Attempt.client_address == value, refused, since_seconds=window
+        )
+    elif kind in ("staff", "member"):
+        column = Attempt.staff_id if kind == "staff" else Attempt.member_id
+        evidence = recent_attempt_ids(column == int(value), refused, since_seconds=window)
+    else:
+        evidence = []
+    raise_event(
+        "brute-force",
+        severity="high",
+        action="lockout",
+        subject=lockout.key,
+        detail={
+            "locked": lockout.key,
+            "lockout_seconds": lockout.retry_after,
+            "lockout_level": lockout.level,
+            "last_refusal": refusal_type,
+        },
+        evidence=evidence,
+    )

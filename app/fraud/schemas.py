@@ -1,6 +1,6 @@
 """Request and response bodies of the fraud review API.
 
-The rule-settings body is built from ``app.fraud.rules.RULE_DEFAULTS``: each rule accepts
+The rule-settings body is built from ``app.fraud.settings.RULE_DEFAULTS``: each rule accepts
 exactly the keys it has, typed like its default (a whole number stays whole, a share is a
 number, an operations map holds true/false), so an admin cannot set a key no rule reads.
 """
@@ -11,8 +11,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from app.fraud.rules import ACTIONS, RULE_DEFAULTS, SEVERITIES
 from app.fraud.service import BLOCK_TARGETS, RESOLUTIONS
+from app.fraud.settings import ACTIONS, RULE_DEFAULTS, SEVERITIES
 from app.naming import NameRefSchema
 
 

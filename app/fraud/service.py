@@ -35,7 +35,7 @@ from app.db import iso_or_none, utcnow
 from app.errors import Problem
 from app.extensions import db
 from app.fraud.models import Attempt, CardBlock, FraudEvent, FraudEventAttempt, StaffAudit
-from app.fraud.rules import (
+from app.fraud.settings import (
     RULE_ACTIONS,
     RULE_DEFAULTS,
     RULE_DESCRIPTIONS,

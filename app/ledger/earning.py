@@ -34,8 +34,10 @@ from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
 from app.ledger.models import EarningBonusRule, PointsProgramme, Promotion
+from app.settings_cache import bump_version, cached_setting
 
 PROGRAMME_ROW_ID = 1
+SETTINGS_NAME = "earning-programme"
 FULL_RATE_PERCENT = 100
 
 
@@ -120,8 +122,64 @@ def basket_lines(raw_lines: Iterable[Mapping[str, Any]]) -> list[BasketLine]:
 # --- settings ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RunningPromotion:
+    """A promotion as the earning sees it (a plain copy, safe to keep between requests)."""
+
+    id: int
+    name: str
+    multiplier_percent: int
+    starts_at: datetime
+    ends_at: datetime
+    store_ids: tuple[int, ...] | None
+
+
+@dataclass(frozen=True)
+class EarningSettings:
+    """Everything a purchase's points depend on besides the member: cached as one."""
+
+    programme: Programme
+    rules: EarningRules
+    promotions: tuple[RunningPromotion, ...]
+
+
+def earning_settings() -> EarningSettings:
+    """Return the programme, its earning rules and the promotions not over yet (cached).
+
+    Managers change these rarely; each change bumps the ``earning-programme`` settings version
+    (``app.settings_cache``), so every process reloads them on its next request.
+    """
+    return cached_setting(SETTINGS_NAME, _load_earning_settings)
+
+
+def _load_earning_settings() -> EarningSettings:
+    programme = _read_programme()
+    promotions = db.session.scalars(
+        select(Promotion).where(Promotion.cancelled_at.is_(None), Promotion.ends_at > utcnow())
+    ).all()
+    return EarningSettings(
+        programme,
+        _read_rules(programme),
+        tuple(
+            RunningPromotion(
+                p.id,
+                p.name,
+                p.multiplier_percent,
+                p.starts_at,
+                p.ends_at,
+                tuple(p.store_ids) if p.store_ids is not None else None,
+            )
+            for p in promotions
+        ),
+    )
+
+
 def load_programme() -> Programme:
     """Return the programme settings (defaults until a manager saves some)."""
+    return earning_settings().programme
+
+
+def _read_programme() -> Programme:
     row = db.session.get(PointsProgramme, PROGRAMME_ROW_ID)
     if row is None:
         return Programme()
@@ -155,12 +213,19 @@ def save_programme(staff_id: int | None, **changes: Any) -> Programme:
     row.updated_at = utcnow()
     row.updated_by = staff_id
     db.session.flush()
+    bump_version(SETTINGS_NAME)
     return load_programme()
 
 
 def load_rules(programme: Programme | None = None) -> EarningRules:
     """Return the earning rules in force."""
-    programme = programme or load_programme()
+    settings = earning_settings()
+    if programme is None or programme == settings.programme:
+        return settings.rules
+    return _read_rules(programme)
+
+
+def _read_rules(programme: Programme) -> EarningRules:
     sku_percent: dict[str, int] = {}
     category_percent: dict[str, int] = {}
     for rule in db.session.scalars(select(EarningBonusRule)):
@@ -226,6 +291,7 @@ def replace_earning_rules(
         for (match, value), rule in zip(keys, bonus_rules, strict=True)
     )
     db.session.flush()
+    bump_version(SETTINGS_NAME)
     return earning_rules_view()
 
 
@@ -237,16 +303,13 @@ def _rule_value(rule: Mapping[str, Any]) -> str:
 # --- promotions --------------------------------------------------------------------------------
 
 
-def running_promotion(store_id: int | None, now: datetime) -> Promotion | None:
+def running_promotion(store_id: int | None, now: datetime) -> RunningPromotion | None:
     """Return the promotion with the highest multiplier running in a store now, if any."""
-    candidates = db.session.scalars(
-        select(Promotion).where(
-            Promotion.starts_at <= now,
-            Promotion.ends_at > now,
-            Promotion.cancelled_at.is_(None),
-        )
-    ).all()
-    running = [p for p in candidates if p.store_ids is None or store_id in p.store_ids]
+    running = [
+        p
+        for p in earning_settings().promotions
+        if p.starts_at <= now < p.ends_at and (p.store_ids is None or store_id in p.store_ids)
+    ]
     return max(running, key=lambda p: (p.multiplier_percent, -p.id), default=None)
 
 
@@ -269,6 +332,7 @@ def create_promotion(
     )
     db.session.add(promotion)
     db.session.flush()
+    bump_version(SETTINGS_NAME)
     return promotion
 
 
@@ -293,4 +357,5 @@ def cancel_promotion(promotion_id: int) -> Promotion:
     if promotion.cancelled_at is None:
         promotion.cancelled_at = utcnow()
         db.session.flush()
+        bump_version(SETTINGS_NAME)
     return promotion

@@ -1,22 +1,18 @@
-"""Booking a purchase at the till, and refunding it.
+"""Booking a purchase at the till, and refunding it: the ledger's part.
 
-A purchase runs in the request's transaction, inside ``run_idempotent`` (the route's), in this
-order:
+The till pipeline (``app.till.pipeline``) has presented the card, checked blocks, locked the
+member row (``SELECT ... FOR UPDATE``: this member's earnings, refunds and tier changes run one
+at a time from there to commit) and run the fraud rules. Then ``book_purchase``:
 
-1. refuse a currency the programme does not take (before the card is touched, so a live code
-   is not used up for nothing);
-2. ``present_card``: the scan token, static or rotating code names the member (and consumes a
-   rotating code);
-3. lock the member row (``SELECT ... FOR UPDATE``): this member's earnings, refunds and tier
-   changes run one at a time from here to commit;
-4. insert the ``purchases`` row in a savepoint; the UNIQUE (store, receipt) index refuses a
+1. inserts the ``purchases`` row in a savepoint; the UNIQUE (store, receipt) index refuses a
    receipt booked before (``duplicate-receipt``), also one booked concurrently by another till;
-5. review the tier (a period boundary may have passed), compute the points, post the ``earn``
-   entry (balance and entry together), check for an upgrade;
-6. add stamps (``app.rewards.stamps.record_stamps_for_purchase``).
+2. reviews the tier (a period boundary may have passed), computes the points, posts the
+   ``earn`` entry (balance and entry together), checks for an upgrade;
+3. announces ``purchase.booked``.
 
-If anything fails, the request rolls back and none of it stays: no purchase, no entry, no
-balance change, no stamps, and no idempotency key, so the till's retry runs again.
+Stamps are added by the till (``app.rewards.stamps``), not from here: the ledger imports
+nothing above it. If anything fails, the request rolls back and none of it stays: no purchase,
+no entry, no balance change, no stamps, and no idempotency key, so the till's retry runs again.
 
 A refund locks the purchase row (``FOR UPDATE``), found by the till's store and the receipt id,
 and takes back points in proportion to the refunded amount, cumulatively:
@@ -29,31 +25,61 @@ repay it. That closes "buy, earn, spend the points, return the goods".
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.tokens import Identity
-from app.cards.presentation import present_card
-from app.db import utcnow
-from app.errors import Problem
+from app.accounts.models import Member
+from app.errors import DomainError
+from app.events import DomainEvent, publish
 from app.extensions import db
-from app.fraud.attempts import update_attempt
-from app.fraud.rules import assess
 from app.ledger.earning import (
+    Programme,
+    RunningPromotion,
     basket_lines,
     compute_points,
     load_programme,
     load_rules,
     running_promotion,
 )
-from app.ledger.models import Purchase, PurchaseRefund
-from app.ledger.service import lock_member, post_ledger_entry
-from app.ledger.tiers import refresh_tier
-from app.rewards.stamps import record_stamps_for_purchase, reverse_stamps_for_refund
+from app.ledger.models import LedgerEntry, Purchase, PurchaseRefund
+from app.ledger.service import post_ledger_entry
+from app.ledger.tiers import TierLevel, refresh_tier
 
 RECEIPT_REFERENCE = "receipt"
+
+
+@dataclass(frozen=True)
+class TillStaff:
+    """The till, store and cashier an operation is booked under."""
+
+    till_id: int
+    store_id: int
+    staff_id: int | None
+
+
+@dataclass(frozen=True)
+class BookedPurchase:
+    """A purchase just booked, with the entry that credited its points."""
+
+    purchase: Purchase
+    entry: LedgerEntry
+    tier: TierLevel
+    promotion: RunningPromotion | None
+
+
+@dataclass(frozen=True)
+class BookedRefund:
+    """A refund just booked, with the entry that took its points back."""
+
+    refund: PurchaseRefund
+    purchase: Purchase
+    entry: LedgerEntry
+    tier: TierLevel
 
 
 def receipt_ref(store_id: int, receipt_id: str) -> str:
@@ -61,45 +87,37 @@ def receipt_ref(store_id: int, receipt_id: str) -> str:
     return f"{store_id}:{receipt_id}"
 
 
-def _till_context(identity: Identity) -> tuple[int, int]:
-    if identity.till_id is None or identity.store_id is None:
-        raise Problem("forbidden", 403, "Forbidden", "Only a till session may book purchases.")
-    return identity.till_id, identity.store_id
-
-
-def record_purchase(
-    identity: Identity,
-    *,
-    code: str,
-    receipt_id: str,
-    amount_cents: int,
-    currency: str,
-    lines: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """Book a receipt for the member whose card was presented and credit the points earned."""
-    till_id, store_id = _till_context(identity)
+def accepted_programme(currency: str) -> Programme:
+    """Return the programme, or refuse a purchase in a currency it does not take."""
     programme = load_programme()
     if currency.upper() != programme.currency:
-        raise Problem(
+        raise DomainError(
             "currency-not-accepted",
-            422,
-            "Currency not accepted",
             f"Points are earned on purchases in {programme.currency} only.",
             accepted_currency=programme.currency,
         )
-    card = present_card(code)
-    update_attempt(member_id=card.member_id, card_id=card.card_id)
-    member = lock_member(card.member_id)
-    if member.blocked:
-        raise Problem("member-blocked", 403, "Member blocked", "This membership is blocked.")
-    assess("purchase", card, amount_cents=amount_cents)  # fraud rules, under the member lock
+    return programme
+
+
+def book_purchase(
+    member: Member,
+    *,
+    at: TillStaff,
+    card_id: uuid.UUID,
+    receipt_id: str,
+    amount_cents: int,
+    lines: list[dict[str, Any]],
+    programme: Programme,
+    now: datetime,
+) -> BookedPurchase:
+    """Book a receipt for a (locked) member and credit the points it earns."""
     purchase = Purchase(
-        store_id=store_id,
+        store_id=at.store_id,
         receipt_id=receipt_id,
-        till_id=till_id,
-        staff_id=identity.subject_id,
+        till_id=at.till_id,
+        staff_id=at.staff_id,
         member_id=member.id,
-        card_id=str(card.card_id),
+        card_id=str(card_id),
         amount_cents=amount_cents,
         currency=programme.currency,
         lines=lines or None,
@@ -108,16 +126,13 @@ def record_purchase(
         with db.session.begin_nested():
             db.session.add(purchase)
     except IntegrityError:
-        raise Problem(
+        raise DomainError(
             "duplicate-receipt",
-            409,
-            "Receipt already booked",
             f"Receipt {receipt_id} was booked in this store already.",
             receipt_id=receipt_id,
         ) from None
-    now = utcnow()
-    tier = refresh_tier(member.id, now=now, member_locked=True)
-    promotion = running_promotion(store_id, now)
+    tier = refresh_tier(member.id, now=now, member_locked=True, member=member)
+    promotion = running_promotion(at.store_id, now)
     points = compute_points(
         amount_cents,
         basket_lines(lines),
@@ -131,27 +146,33 @@ def record_purchase(
         "earn",
         reference_type=RECEIPT_REFERENCE,
         reference_id=receipt_id,
-        till_id=till_id,
-        store_id=store_id,
-        staff_id=identity.subject_id,
+        till_id=at.till_id,
+        store_id=at.store_id,
+        staff_id=at.staff_id,
     )
     purchase.points_earned = points
     purchase.ledger_entry_id = entry.id
-    tier = refresh_tier(member.id, now=now, member_locked=True)
-    stamps = record_stamps_for_purchase(member.id, lines, receipt_ref(store_id, receipt_id))
-    db.session.flush()
-    return {
-        "purchase_id": purchase.id,
-        "entry_id": entry.id,
-        "points_earned": points,
-        "points_balance": entry.balance_after,
-        "tier": tier.code,
-        "promotion": promotion.name if promotion else None,
-        "stamps": stamps,
-    }
+    tier = refresh_tier(member.id, now=now, member_locked=True, member=member)
+    publish(
+        DomainEvent(
+            "purchase.booked",
+            {
+                "purchase_id": purchase.id,
+                "receipt_id": receipt_id,
+                "amount_cents": amount_cents,
+                "currency": programme.currency,
+                "points_earned": points,
+                "till_id": at.till_id,
+            },
+            member_id=member.id,
+            store_id=at.store_id,
+        )
+    )
+    return BookedPurchase(purchase, entry, tier, promotion)
 
 
-def _locked_purchase(store_id: int, receipt_id: str) -> Purchase:
+def lock_receipt(store_id: int, receipt_id: str) -> Purchase:
+    """Return the store's purchase with this receipt, its row locked; or refuse."""
     purchase = db.session.execute(
         select(Purchase)
         .where(Purchase.store_id == store_id, Purchase.receipt_id == receipt_id)
@@ -159,14 +180,23 @@ def _locked_purchase(store_id: int, receipt_id: str) -> Purchase:
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if purchase is None:
-        raise Problem(
+        raise DomainError(
             "unknown-receipt",
-            404,
-            "Unknown receipt",
             f"No purchase with receipt {receipt_id} was booked in this store.",
             receipt_id=receipt_id,
         )
     return purchase
+
+
+def check_refund_amount(purchase: Purchase, amount_cents: int) -> None:
+    """Refuse a refund of more than what is left of the purchase."""
+    remaining = purchase.amount_cents - purchase.refunded_cents
+    if amount_cents > remaining:
+        raise DomainError(
+            "refund-exceeds-purchase",
+            f"Only {remaining} cents of receipt {purchase.receipt_id} are left to refund.",
+            remaining_cents=remaining,
+        )
 
 
 def points_to_refund(purchase: Purchase, amount_cents: int) -> int:
@@ -176,38 +206,20 @@ def points_to_refund(purchase: Purchase, amount_cents: int) -> int:
     return min(owed_after, purchase.points_earned) - purchase.points_refunded
 
 
-def refund_purchase(
-    identity: Identity,
-    *,
-    receipt_id: str,
-    amount_cents: int,
-    lines: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Refund (part of) a receipt of this store and take back its share of the points."""
-    till_id, store_id = _till_context(identity)
-    purchase = _locked_purchase(store_id, receipt_id)
-    update_attempt(member_id=purchase.member_id)
-    remaining = purchase.amount_cents - purchase.refunded_cents
-    if amount_cents > remaining:
-        raise Problem(
-            "refund-exceeds-purchase",
-            422,
-            "Refund exceeds purchase",
-            f"Only {remaining} cents of receipt {receipt_id} are left to refund.",
-            remaining_cents=remaining,
-        )
-    lock_member(purchase.member_id)
-    assess("refund", None, amount_cents=amount_cents, member_id=purchase.member_id)
+def book_refund(
+    purchase: Purchase, member: Member, *, at: TillStaff, amount_cents: int
+) -> BookedRefund:
+    """Refund (part of) a locked purchase of a locked member and take back its points."""
     points = points_to_refund(purchase, amount_cents)
     entry = post_ledger_entry(
         purchase.member_id,
         -points,
         "refund",
         reference_type=RECEIPT_REFERENCE,
-        reference_id=receipt_id,
-        till_id=till_id,
-        store_id=store_id,
-        staff_id=identity.subject_id,
+        reference_id=purchase.receipt_id,
+        till_id=at.till_id,
+        store_id=at.store_id,
+        staff_id=at.staff_id,
     )
     purchase.refunded_cents += amount_cents
     purchase.points_refunded += points
@@ -216,26 +228,25 @@ def refund_purchase(
         amount_cents=amount_cents,
         points_refunded=points,
         ledger_entry_id=entry.id,
-        till_id=till_id,
-        staff_id=identity.subject_id,
+        till_id=at.till_id,
+        staff_id=at.staff_id,
     )
     db.session.add(refund)
-    tier = refresh_tier(purchase.member_id, after_refund=True, member_locked=True)
-    if lines is None and purchase.refunded_cents == purchase.amount_cents:
-        lines = purchase.lines  # a full refund returns every line
-    stamps = (
-        reverse_stamps_for_refund(purchase.member_id, lines, receipt_ref(store_id, receipt_id))
-        if lines
-        else []
-    )
+    tier = refresh_tier(member.id, after_refund=True, member_locked=True, member=member)
     db.session.flush()
-    return {
-        "refund_id": refund.id,
-        "entry_id": entry.id,
-        "points_refunded": points,
-        "points_balance": entry.balance_after,
-        "tier": tier.code,
-        "refunded_cents": purchase.refunded_cents,
-        "remaining_cents": purchase.amount_cents - purchase.refunded_cents,
-        "stamps": stamps,
-    }
+    publish(
+        DomainEvent(
+            "purchase.refunded",
+            {
+                "purchase_id": purchase.id,
+                "refund_id": refund.id,
+                "receipt_id": purchase.receipt_id,
+                "amount_cents": amount_cents,
+                "points_refunded": points,
+                "till_id": at.till_id,
+            },
+            member_id=purchase.member_id,
+            store_id=at.store_id,
+        )
+    )
+    return BookedRefund(refund, purchase, entry, tier)

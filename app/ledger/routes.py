@@ -1,9 +1,8 @@
-"""Ledger routes: earning and refunds at the till, the member's history, the manager's tools.
+"""Ledger routes: the member's history and the manager's tools (earning is in ``app.till``).
 
-Three blueprints, grouped by who calls them: ``till_blp`` (till sessions; every write takes an
-``Idempotency-Key`` and leaves an attempt on record), ``me_blp`` (a member's own history and
-expiring points) and ``blp`` (managers and admins: earning rules, promotions, tiers, a
-member's ledger and adjustments). ``BLUEPRINTS`` lists them for the app factory.
+Two blueprints, grouped by who calls them: ``me_blp`` (a member's own history and expiring
+points) and ``blp`` (managers and admins: earning rules, promotions, tiers, a member's ledger
+and adjustments). ``BLUEPRINTS`` lists them for the app factory.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -21,11 +19,8 @@ from app.auth.access import (
     current_identity,
     member_required,
     staff_required,
-    till_required,
 )
-from app.fraud.attempts import note_attempt
-from app.idempotency import run_idempotent
-from app.ledger import earning, expiry, purchases, service, tiers
+from app.ledger import earning, expiry, service, tiers
 from app.ledger.models import LedgerEntry, Promotion
 from app.ledger.schemas import (
     AdjustmentRequestSchema,
@@ -36,79 +31,23 @@ from app.ledger.schemas import (
     PromotionQuerySchema,
     PromotionRequestSchema,
     PromotionSchema,
-    PurchaseRequestSchema,
-    PurchaseSchema,
-    RefundRequestSchema,
-    RefundSchema,
     ReversalRequestSchema,
     StaffLedgerEntrySchema,
     TierSettingsSchema,
 )
 
-till_blp = Blueprint(
-    "ledger_till", __name__, url_prefix="/api/v1/till", description="Earning points at the till"
-)
 me_blp = Blueprint(
     "ledger_me", __name__, url_prefix="/api/v1/me", description="The member's points history"
 )
 blp = Blueprint(
     "ledger", __name__, url_prefix="/api/v1", description="Earning rules, tiers and the ledger"
 )
-BLUEPRINTS = (till_blp, me_blp, blp)
+BLUEPRINTS = (me_blp, blp)
 
 CARD_REFUSALS = (
     "malformed-code, bad-signature, unknown-key, code-stale, invalid-scan-token, "
     "currency-not-accepted, validation-error"
 )
-
-
-@till_blp.route("/purchases")
-class Purchases(MethodView):
-    @till_blp.arguments(PurchaseRequestSchema)
-    @till_blp.response(201, PurchaseSchema)
-    @till_blp.alt_response(400, description="idempotency-key-required")
-    @till_blp.alt_response(
-        403, description="member-blocked, card-blocked, till-blocked, risk-denied"
-    )
-    @till_blp.alt_response(428, description="step-up-required")
-    @till_blp.alt_response(429, description="too-many-attempts")
-    @till_blp.alt_response(404, description="unknown-card")
-    @till_blp.alt_response(409, description="duplicate-receipt, code-replayed")
-    @till_blp.alt_response(410, description="card-expired, card-revoked")
-    @till_blp.alt_response(422, description=CARD_REFUSALS + ", idempotency-key-reused")
-    @till_required()
-    def post(self, body: dict[str, Any]) -> Response:
-        """Book a purchase for the presented card and credit the points it earns."""
-        note_attempt("purchase", code=body["code"])
-        identity = current_identity()
-        return run_idempotent(
-            f"till:{identity.till_id}",
-            "purchase",
-            body,
-            lambda: (purchases.record_purchase(identity, **body), 201),
-        )
-
-
-@till_blp.route("/refunds")
-class Refunds(MethodView):
-    @till_blp.arguments(RefundRequestSchema)
-    @till_blp.response(201, RefundSchema)
-    @till_blp.alt_response(400, description="idempotency-key-required")
-    @till_blp.alt_response(404, description="unknown-receipt")
-    @till_blp.alt_response(403, description="till-blocked, risk-denied")
-    @till_blp.alt_response(428, description="step-up-required")
-    @till_blp.alt_response(422, description="refund-exceeds-purchase, idempotency-key-reused")
-    @till_required()
-    def post(self, body: dict[str, Any]) -> Response:
-        """Refund (part of) a receipt of this store and take back its share of the points."""
-        note_attempt("refund")
-        identity = current_identity()
-        return run_idempotent(
-            f"till:{identity.till_id}",
-            "refund",
-            body,
-            lambda: (purchases.refund_purchase(identity, **body), 201),
-        )
 
 
 @me_blp.route("/ledger")

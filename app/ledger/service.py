@@ -9,6 +9,9 @@ Every change is two statements in the caller's transaction, in this order:
    commit;
 2. ``INSERT`` of the entry, carrying the balance the ``UPDATE`` returned.
 
+Then it announces ``points.changed`` (``app.events``): whoever shows a balance (the wallet
+passes) listens, instead of the ledger calling them.
+
 Both run inside a savepoint: if the insert fails (a second reversal of the same entry, a
 second expiry of the same points) the balance change is undone with it, and the caller gets a
 ``Problem``. Nothing here commits: the request (or the CLI job) owns the transaction, so an
@@ -27,18 +30,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from flask import g, has_request_context
 from sqlalchemy import ColumnElement, func, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import Member
-from app.cards.apple_web_service import notify_pass_changed
 from app.errors import Problem
+from app.events import DomainEvent, publish
 from app.extensions import db
 from app.ledger.models import LEDGER_KINDS, LedgerEntry
 from app.naming import NameBook
-from app.transactions import Outcome, record_on_finish
 
 # Which sign each kind's points may have.
 POSITIVE_KINDS = frozenset({"earn", "bonus"})
@@ -165,29 +166,22 @@ def _post(
         if savepoint.is_active:
             savepoint.rollback()
         raise
-    _refresh_wallet_passes_when_committed(member_id)
+    publish(
+        DomainEvent(
+            "points.changed",
+            {
+                "entry_id": entry.id,
+                "kind": kind,
+                "points": points,
+                "balance": balance,
+                "reference_type": entry.reference_type,
+                "reference_id": entry.reference_id,
+            },
+            member_id=member_id,
+            store_id=entry.store_id,
+        )
+    )
     return entry
-
-
-def _refresh_wallet_passes_when_committed(member_id: int) -> None:
-    """Wake the member's wallet passes once the request that moved points succeeds.
-
-    Runs once per member per request, at the end, so the pass sees the final balance and tier
-    of the whole operation (earning, tier upgrade, stamps) rather than a step in between.
-    Postings outside a request (the expiry job) push nothing: passes fetch on their own.
-    """
-    if not has_request_context():
-        return
-    pending: set[int] = g.setdefault("members_with_changed_passes", set())
-    if member_id in pending:
-        return
-    pending.add(member_id)
-
-    def notify(outcome: Outcome) -> None:
-        if outcome.status < 400:
-            notify_pass_changed(member_id)
-
-    record_on_finish(notify)
 
 
 def _refuse_move(member_id: int, cost: int) -> NoReturn:

@@ -38,12 +38,15 @@ from sqlalchemy import delete, func, or_, select
 
 from app.accounts.models import Member
 from app.db import utcnow
+from app.events import DomainEvent, publish
 from app.extensions import db
 from app.ledger.earning import Programme, load_programme, save_programme
 from app.ledger.models import LedgerEntry, MemberTierStatus, Tier
 from app.ledger.service import lock_member
+from app.settings_cache import bump_version, cached_setting
 
 QUALIFYING_KINDS = ("earn", "refund")
+LADDER_SETTINGS_NAME = "tier-ladder"
 PERIOD_MONTHS = (1, 2, 3, 4, 6, 12)
 
 
@@ -178,7 +181,12 @@ def decide_tier(
 
 
 def load_ladder() -> TierLadder:
-    """Return the ladder in force (a single ``base`` level until a manager sets one)."""
+    """Return the ladder in force (cached per process; see ``app.settings_cache``)."""
+    return cached_setting(LADDER_SETTINGS_NAME, _read_ladder)
+
+
+def _read_ladder() -> TierLadder:
+    """Read the ladder (a single ``base`` level until a manager sets one)."""
     tiers = db.session.scalars(select(Tier).order_by(Tier.threshold_points)).all()
     if not tiers:
         return TierLadder()
@@ -245,12 +253,18 @@ def refresh_tier(
     now: datetime | None = None,
     after_refund: bool = False,
     member_locked: bool = False,
+    member: Member | None = None,
 ) -> TierLevel:
-    """Bring the member's tier up to date and return it; writes only when it changed."""
+    """Bring the member's tier up to date and return it; writes only when it changed.
+
+    ``member_locked`` says the caller holds the member's row lock; it may pass the row it
+    locked as ``member`` so it is not read again.
+    """
     now = now or utcnow()
     programme = load_programme()
     ladder = load_ladder()
-    member = lock_member(member_id) if member_locked else db.session.get(Member, member_id)
+    if member is None:
+        member = lock_member(member_id) if member_locked else db.session.get(Member, member_id)
     if member is None:
         return ladder.lowest
     row = db.session.get(MemberTierStatus, member_id)
@@ -262,6 +276,14 @@ def refresh_tier(
         member = lock_member(member_id)
         row = db.session.get(MemberTierStatus, member_id, populate_existing=True)
         decision = _decide(member, row, ladder, programme, now, after_refund)
+    if member.tier != decision.tier.code:
+        publish(
+            DomainEvent(
+                "tier.changed",
+                {"from": member.tier, "to": decision.tier.code},
+                member_id=member.id,
+            )
+        )
     member.tier = decision.tier.code
     if row is None:
         row = MemberTierStatus(member_id=member_id)
@@ -331,6 +353,7 @@ def replace_tier_ladder(
         for level in levels
     )
     db.session.flush()
+    bump_version(LADDER_SETTINGS_NAME)
     return tier_settings_view()
 
 

@@ -35,11 +35,11 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 
 from app.accounts.models import Member
-from app.campaigns.service import issue_member_coupon
+from app.campaigns.issuing import issue_member_coupon
 from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
-from app.fraud.rules import assess
+from app.fraud.verdict import assess_member_request
 from app.ledger.service import post_ledger_entry, spend_points
 from app.naming import NameBook
 from app.rewards.models import (
@@ -218,7 +218,7 @@ def claim_reward(member_id: int, reward_id: int) -> dict[str, Any]:
         raise Problem(
             "member-blocked", 403, "Member blocked", "This account may not claim rewards."
         )
-    assess("reward-claim", None, member_id=member_id)  # fraud rules: claim bursts
+    assess_member_request("reward-claim", member_id)  # fraud rules: claim bursts
     reward = _locked_reward(reward_id)
     now = utcnow()
     if not reward.is_active_at(now):

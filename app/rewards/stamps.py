@@ -10,7 +10,7 @@ points were earned. For each active programme the purchase qualifies for, the me
 created if missing (``INSERT ... ON CONFLICT DO NOTHING``, so two first purchases at once do not
 collide) and then locked (``SELECT ... FOR UPDATE``; SQLite transactions are serialised anyway)
 before it is counted, so concurrent purchases never lose a stamp. Every full card issues the
-reward coupon at once through ``app.campaigns.service.issue_member_coupon`` and the rest carries
+reward coupon at once through ``app.campaigns.issuing.issue_member_coupon`` and the rest carries
 over: 9 needed and 10 qualifying units issue one coupon and leave 1 stamp. A receipt stamps a
 card once: calling again with the same ``receipt_ref`` adds nothing.
 
@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from app.campaigns.issuing import issue_member_coupon
 from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
@@ -248,9 +249,6 @@ def _issue_rewards_for_full_cards(
     programme: StampProgramme, card: StampCard, receipt_ref: str
 ) -> list[int]:
     """Issue one coupon per full card on the (locked) card and take those stamps off."""
-    # Imported here: the campaigns package is loaded by the ledger, which calls this module.
-    from app.campaigns.service import issue_member_coupon
-
     coupon_ids: list[int] = []
     benefit = Benefit.from_dict(programme.reward_benefit)
     while card.stamps >= programme.stamps_needed:

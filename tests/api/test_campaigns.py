@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from flask import Flask
 from stdnum import luhn
 
-from app.campaigns import service
+from app.campaigns import codes as campaign_codes
+from app.campaigns import export as campaign_export
+from app.campaigns import issuing
 from app.campaigns.models import Campaign
 from app.extensions import db
 from coupons.codes import ALPHABET, format_code, generate_codes, normalise_code
@@ -72,7 +74,7 @@ def test_codes_are_unique_across_campaigns_even_when_the_generator_repeats_one(
         fresh = real_generate(count)
         return [existing, *fresh[1:]] if calls["count"] == 1 else fresh
 
-    monkeypatch.setattr(service, "generate_codes", repeating)
+    monkeypatch.setattr(issuing, "generate_codes", repeating)
     codes = new_codes(shop, 10)
     assert existing not in codes
     assert len(set(codes)) == 10
@@ -83,9 +85,9 @@ def test_codes_are_unique_across_campaigns_even_when_the_generator_repeats_one(
 def test_batch_hashing_and_csv_agree_with_the_coupon_library(app: Flask) -> None:
     codes = generate_codes(50)
     with app.app_context():
-        key = service.storage_keys().lookup
-        assert service._lookup_hashes(codes, key) == [code_lookup_hash(c, key) for c in codes]
-    assert service.codes_csv(codes) == "".join(format_code(c) + "\r\n" for c in codes)
+        key = campaign_codes.storage_keys().lookup
+        assert issuing._lookup_hashes(codes, key) == [code_lookup_hash(c, key) for c in codes]
+    assert campaign_export.codes_csv(codes) == "".join(format_code(c) + "\r\n" for c in codes)
 
 
 def test_member_campaign_puts_one_coupon_in_each_listed_wallet(shop: Shop) -> None:
@@ -138,7 +140,7 @@ def test_voiding_a_campaign_voids_its_coupons_and_destroys_unexported_codes(shop
     manager = shop.login_staff("manager")
     campaign_id = _create(shop, manager, code_count=3).get_json()["campaign_id"]
     with shop.app.app_context():
-        codes = service.export_campaign_codes(campaign_id, staff_id=None, via="test")
+        codes = campaign_export.export_campaign_codes(campaign_id, staff_id=None, via="test")
         db.session.rollback()  # take the codes but leave the campaign unexported
     voided = shop.client.post(f"/api/v1/campaigns/{campaign_id}/void", headers=bearer(manager))
     assert voided.status_code == 200
@@ -183,7 +185,7 @@ def test_a_database_dump_holds_no_redeemable_plain_code(shop: Shop, app: Flask) 
     wallet = member_coupon(shop, 0)
     with app.app_context():
         # The test peeks at the codes without exporting them (rolled back).
-        codes = service.export_campaign_codes(campaign_id, staff_id=None, via="test")
+        codes = campaign_export.export_campaign_codes(campaign_id, staff_id=None, via="test")
         db.session.rollback()
     till = shop.open_till(0)
     assert validate(shop.client, till, codes[0]).status_code == 200

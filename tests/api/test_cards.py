@@ -13,10 +13,13 @@ import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Flask
 from PIL import Image
+from sqlalchemy import select, update
 
 from app.db import utcnow
 from app.extensions import db
-from app.fraud.models import Attempt
+from app.fraud.models import Attempt, FraudEvent
+from app.idempotency import IdempotencyKey
+from app.till.operations import DOUBLE_SCAN_OPERATION, DOUBLE_SCAN_SECONDS
 from tests.conftest import Shop, bearer
 from wallet.card_codes import encode_rotating_code, encode_static_code
 from wallet.crockford import encode_uuid
@@ -80,15 +83,62 @@ def test_qr_image_decodes_to_exactly_the_static_code(shop: Shop) -> None:
     assert again.status_code == 304
 
 
-def test_rotating_code_is_good_for_one_scan(shop: Shop) -> None:
+def _replay_events(shop: Shop) -> int:
+    with shop.app.app_context():
+        return len(
+            db.session.scalars(select(FraudEvent).where(FraudEvent.rule == "replayed-code")).all()
+        )
+
+
+def test_a_double_scan_at_the_same_till_is_the_same_visit_not_a_replay(shop: Shop) -> None:
     code = shop.rotating_code()
     till = shop.open_till()
     first = scan(shop, code, till)
     assert first.status_code == 200
     assert first.get_json()["credential"] == "rotating"
+    again = scan(shop, code, till)
+    assert again.status_code == 200
+    assert again.get_json() == first.get_json()  # the same visit, scan token included
+    assert _replay_events(shop) == 0
+
+
+def test_a_rotating_code_scanned_at_another_till_is_a_replay(shop: Shop) -> None:
+    code = shop.rotating_code()
+    assert scan(shop, code, shop.open_till(0)).status_code == 200
+    replay = scan(shop, code, shop.open_till(1))
+    assert replay.status_code == 409
+    assert replay.get_json()["type"] == "code-replayed"
+    assert _replay_events(shop) == 1
+
+
+def test_a_double_scan_after_the_window_is_a_replay(shop: Shop) -> None:
+    code = shop.rotating_code()
+    till = shop.open_till()
+    assert scan(shop, code, till).status_code == 200
+    with shop.app.app_context():
+        db.session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.operation == DOUBLE_SCAN_OPERATION)
+            .values(created_at=utcnow() - timedelta(seconds=DOUBLE_SCAN_SECONDS + 1))
+        )
+        db.session.commit()
     replay = scan(shop, code, till)
     assert replay.status_code == 409
     assert replay.get_json()["type"] == "code-replayed"
+    assert _replay_events(shop) == 1
+
+
+def test_a_scanned_rotating_code_cannot_book_a_purchase_itself(shop: Shop) -> None:
+    code = shop.rotating_code()
+    till = shop.open_till()
+    assert scan(shop, code, till).status_code == 200
+    purchase = shop.client.post(
+        "/api/v1/till/purchases",
+        json={"code": code, "receipt_id": "R-double", "amount_cents": 500, "currency": "EUR"},
+        headers={**bearer(till), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert purchase.status_code == 409
+    assert purchase.get_json()["type"] == "code-replayed"
 
 
 def test_previous_step_screenshot_is_refused_after_the_live_code_was_used(shop: Shop) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from app.campaigns import service
+from app.campaigns import issuing
 from app.extensions import db
 from coupons.rules import Benefit, BenefitKind
 from tests.conftest import Shop, bearer
@@ -20,18 +20,18 @@ def new_codes(shop: Shop, count: int = 1, **terms: Any) -> list[str]:
     """Create an anonymous campaign through the service and return its plain codes."""
     terms.setdefault("benefit", FIVE_EUROS_OFF)
     with shop.app.app_context():
-        _campaign, codes = service.create_anonymous_campaign(
+        _campaign, codes = issuing.create_anonymous_campaign(
             name="Test campaign", code_count=count, **terms
         )
         db.session.commit()
     return codes
 
 
-def member_coupon(shop: Shop, member_index: int = 0, **terms: Any) -> service.IssuedCoupon:
+def member_coupon(shop: Shop, member_index: int = 0, **terms: Any) -> issuing.IssuedCoupon:
     """Issue a coupon bound to a demo member and return it with its plain code."""
     benefit = terms.pop("benefit", FIVE_EUROS_OFF)
     with shop.app.app_context():
-        issued = service.issue_member_coupon(
+        issued = issuing.issue_member_coupon(
             shop.member_id(member_index), benefit, source="test", **terms
         )
         db.session.commit()

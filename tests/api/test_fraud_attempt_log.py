@@ -64,7 +64,8 @@ def _card_refusals(app: Flask, shop: Shop, till: str) -> list[str]:
             "lws.not-a-token",
         ]
     live = shop.rotating_code(0)
-    codes += [live, live]
+    older = shop.rotating_code(0, at=utcnow() - timedelta(seconds=30))
+    codes += [live, older]  # the older step after the live one is a replay (not a double scan)
     manager = bearer(shop.login_staff("manager"))
     card = shop.client.get("/api/v1/me/card", headers=bearer(shop.login_member(1))).get_json()
     shop.client.post("/api/v1/me/card/reissue", headers=bearer(shop.login_member(1)))
@@ -93,7 +94,7 @@ def _card_refusals(app: Flask, shop: Shop, till: str) -> list[str]:
 
 def _coupon_refusals(shop: Shop, till: str) -> list[str]:
     """Redeem one coupon code for each coupon refusal; return the codes shown."""
-    from app.campaigns import service
+    from app.campaigns import voiding
     from app.extensions import db
 
     now = utcnow()
@@ -104,8 +105,8 @@ def _coupon_refusals(shop: Shop, till: str) -> list[str]:
     [big_basket] = new_codes(shop, min_basket_cents=50_000)
     [voided] = new_codes(shop)
     with shop.app.app_context():
-        coupon = service.lookup_coupon(voided)
-        service.void_coupon(coupon.id, staff_id=shop.logins["manager"]["staff_id"], reason="t")
+        coupon = voiding.lookup_coupon(voided)
+        voiding.void_coupon(coupon.id, staff_id=shop.logins["manager"]["staff_id"], reason="t")
         db.session.commit()
     from coupons.rules import Benefit, BenefitKind
 

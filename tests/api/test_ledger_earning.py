@@ -129,13 +129,13 @@ def test_purchase_with_coffee_lines_adds_stamps(shop: Shop) -> None:
 def test_failure_after_the_first_write_leaves_nothing_behind(
     shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app.ledger.purchases as purchases_module
+    import app.till.operations as operations_module
 
     def crash(*_args: Any, **_kwargs: Any) -> list[dict[str, Any]]:
         raise RuntimeError("the process died here")
 
     # Stamps come after the purchase row, the ledger entry and the balance were written.
-    monkeypatch.setattr(purchases_module, "record_stamps_for_purchase", crash)
+    monkeypatch.setattr(operations_module, "record_stamps_for_purchase", crash)
     till = shop.open_till()
     code = shop.static_code(0)
     failed = purchase(shop.client, till, code, 5000, receipt_id="R-X", key="crash-key")

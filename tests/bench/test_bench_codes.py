@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.campaigns.service import create_anonymous_campaign
+from app.campaigns.issuing import create_anonymous_campaign
 from app.extensions import db
 from coupons.codes import generate_codes, normalise_code
 from coupons.rules import Benefit, BenefitKind

@@ -133,7 +133,7 @@ def test_next_sale_gets_a_new_key_and_a_new_receipt(shop: Shop, page: Any) -> No
 def test_cashier_checks_and_redeems_a_members_coupon(shop: Shop, page: Any) -> None:
     if not has_route(shop.app, "/api/v1/till/coupons/redeem"):
         pytest.skip("the coupon API has not landed yet")
-    from app.campaigns.service import issue_member_coupon
+    from app.campaigns.issuing import issue_member_coupon
     from app.extensions import db
     from coupons.rules import Benefit, BenefitKind
 

@@ -19,11 +19,11 @@ it was voided, expired, unknown, or the event is older than the allowed offline 
 worth more than the manager's floor limit: that one is still recorded as a redemption (the
 coupon was used and must not be used again) but flagged ``over-floor-limit`` for review.
 
-Each event runs in its own savepoints, so one event's failure never undoes another's work; the
-batch commits together at the end of the request. Purchases are booked by the ledger's own
-``app.ledger.purchases.record_purchase`` (the online route's function, same idempotency
-operation ``purchase``); a refused offline purchase (unknown card, receipt booked before, ...)
-is a conflict too, since the customer left the shop believing they earned points.
+Each event runs through the till pipeline (``app.till.pipeline``) with the online route's own
+operation (``BookPurchase``, ``RedeemCoupon``) in its own savepoints, so one event's failure
+never undoes another's work; the batch commits together at the end of the request. A refused
+offline purchase (unknown card, receipt booked before, ...) is a conflict too, since the
+customer left the shop believing they earned points.
 """
 
 from __future__ import annotations
@@ -38,29 +38,26 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from app.auth.access import current_identity
+from app.campaigns.codes import storage_keys
 from app.campaigns.models import Coupon, SyncConflict
+from app.campaigns.redemption import OfflineContext
 from app.campaigns.schemas import OfflineRedeemPayloadSchema
-from app.campaigns.service import (
-    OfflineContext,
-    TillPlace,
-    coupon_settings,
-    redeem_coupon,
-    storage_keys,
-)
+from app.campaigns.settings import coupon_settings
 from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
-from app.fraud.attempts import fingerprint_code
-from app.fraud.events import raise_event
+from app.fraud.attempts import fingerprint_code, raise_event
 from app.fraud.models import Attempt
 from app.idempotency import IdempotencyKey, request_fingerprint
+from app.ledger.schemas import PurchaseRequestSchema
+from app.till.operations import BookPurchase, RedeemCoupon
+from app.till.pipeline import TillContext, run_till_operation
 from coupons.codes import normalise_code
 from coupons.errors import InvalidCode
 from coupons.storage import code_lookup_hash
 
-REDEEM_OPERATION = "coupon-redeem"
-PURCHASE_OPERATION = "purchase"  # the ledger's online purchase route uses the same name
+REDEEM_OPERATION = RedeemCoupon.name
+PURCHASE_OPERATION = BookPurchase.name  # the online routes use the same operations
 # Fields an offline event may carry that the online route does not take; they are left out of
 # the request fingerprint so an event and its online twin match.
 OFFLINE_ONLY_FIELDS = ("discount_cents",)
@@ -78,11 +75,11 @@ def offline_policy() -> dict[str, int]:
     }
 
 
-def sync_events(events: Sequence[Mapping[str, Any]], *, place: TillPlace) -> dict[str, Any]:
+def sync_events(events: Sequence[Mapping[str, Any]], *, till: TillContext) -> dict[str, Any]:
     """Apply a batch of offline events in sequence order; answer each one."""
     policy = offline_policy()
     ordered = sorted(events, key=lambda event: event["sequence"])
-    results = [_process_event(event, place, policy) for event in ordered]
+    results = [_process_event(event, till, policy) for event in ordered]
     return {"results": results, "policy": policy}
 
 
@@ -102,7 +99,7 @@ def _result(
 
 
 def _process_event(
-    event: Mapping[str, Any], place: TillPlace, policy: Mapping[str, int]
+    event: Mapping[str, Any], till: TillContext, policy: Mapping[str, int]
 ) -> dict[str, Any]:
     """Claim the event's id, apply the event once, and store its outcome under the id."""
     is_redemption = event["type"] == "redemption"
@@ -120,7 +117,7 @@ def _process_event(
         return _result(event, "rejected", problem.status, problem.to_dict(), False)
     fingerprint_payload = {k: v for k, v in payload.items() if k not in OFFLINE_ONLY_FIELDS}
     claim = IdempotencyKey(
-        scope=f"till:{place.till_id}",
+        scope=f"till:{till.till_id}",
         key=str(event["event_id"]),
         operation=operation,
         request_hash=request_fingerprint(operation, fingerprint_payload),
@@ -135,7 +132,7 @@ def _process_event(
                 pass  # the id was used before: replay below
             else:
                 apply = _redeem_offline if is_redemption else _purchase_offline
-                body, status_code = apply(event, payload, place, policy)
+                body, status_code = apply(event, payload, till, policy)
                 claim.status_code = status_code
                 claim.response_body = json.dumps(body, default=str)
                 db.session.flush()
@@ -157,9 +154,6 @@ def _load_payload(event: Mapping[str, Any]) -> dict[str, Any]:
     if event["type"] == "redemption":
         loaded: dict[str, Any] = OfflineRedeemPayloadSchema().load(event["payload"])
         return loaded
-    # Imported here: the ledger is a sibling package that may import this one.
-    from app.ledger.schemas import PurchaseRequestSchema
-
     purchase: dict[str, Any] = PurchaseRequestSchema().load(event["payload"])
     return purchase
 
@@ -179,30 +173,28 @@ def _check_offline_age(local_time: datetime, policy: Mapping[str, int]) -> None:
 def _purchase_offline(
     event: Mapping[str, Any],
     payload: Mapping[str, Any],
-    place: TillPlace,
+    till: TillContext,
     policy: Mapping[str, int],
 ) -> tuple[dict[str, Any], int]:
-    """Book one offline purchase with the ledger; a refusal becomes an open conflict."""
-    from app.ledger.purchases import record_purchase
-
+    """Book one offline purchase as the online route does; a refusal becomes an open conflict."""
     try:
         with db.session.begin_nested():
             _check_offline_age(event["local_time"], policy)
-            answer = record_purchase(current_identity(), **payload)
+            answer = run_till_operation(till, BookPurchase(payload), offline=True).body
     except Problem as problem:
         conflict = _open_conflict(
             event,
-            place,
+            till,
             reason=problem.type,
             detail=problem,
             code=payload["code"],
             receipt_id=payload["receipt_id"],
         )
         _record_attempt(
-            OFFLINE_PURCHASE_ATTEMPT, payload["code"], place, problem.status, problem.type
+            OFFLINE_PURCHASE_ATTEMPT, payload["code"], till, problem.status, problem.type
         )
         return {**problem.to_dict(), "conflict_id": conflict.id}, problem.status
-    _record_attempt(OFFLINE_PURCHASE_ATTEMPT, payload["code"], place, 201, None)
+    _record_attempt(OFFLINE_PURCHASE_ATTEMPT, payload["code"], till, 201, None)
     return answer, 201
 
 
@@ -231,7 +223,7 @@ def _replay(event: Mapping[str, Any], claim: IdempotencyKey) -> dict[str, Any]:
 def _redeem_offline(
     event: Mapping[str, Any],
     payload: Mapping[str, Any],
-    place: TillPlace,
+    till: TillContext,
     policy: Mapping[str, int],
 ) -> tuple[dict[str, Any], int]:
     """Apply one offline redemption; a refusal becomes an open conflict, never a loss."""
@@ -244,22 +236,15 @@ def _redeem_offline(
     try:
         with db.session.begin_nested():
             _check_offline_age(offline.local_time, policy)
-            answer = redeem_coupon(
-                payload["code"],
-                place=place,
-                receipt_id=payload["receipt_id"],
-                basket_cents=payload["basket_cents"],
-                lines=payload["lines"],
-                card_code=payload["card_code"],
-                offline=offline,
-            )
+            operation = RedeemCoupon(payload, offline=offline)
+            answer = run_till_operation(till, operation, offline=True).body
     except Problem as problem:
-        conflict = _open_redemption_conflict(event, payload, place, problem, None)
+        conflict = _open_redemption_conflict(event, payload, till, problem, None)
         _record_attempt(
-            "coupon-redeem-offline", payload["code"], place, problem.status, problem.type
+            "coupon-redeem-offline", payload["code"], till, problem.status, problem.type
         )
         return {**problem.to_dict(), "conflict_id": conflict.id}, problem.status
-    _record_attempt(OFFLINE_REDEEM_ATTEMPT, payload["code"], place, 200, None)
+    _record_attempt(OFFLINE_REDEEM_ATTEMPT, payload["code"], till, 200, None)
     if answer["flag"] is not None:
         over_limit = Problem(
             str(answer["flag"]),
@@ -270,7 +255,7 @@ def _redeem_offline(
         )
         redemption_id = uuid.UUID(answer["redemption_id"])
         answer["conflict_id"] = _open_redemption_conflict(
-            event, payload, place, over_limit, redemption_id
+            event, payload, till, over_limit, redemption_id
         ).id
     return answer, 200
 
@@ -292,7 +277,7 @@ def _coupon_for_code(text: str) -> Coupon | None:
 def _open_redemption_conflict(
     event: Mapping[str, Any],
     payload: Mapping[str, Any],
-    place: TillPlace,
+    till: TillContext,
     problem: Problem,
     redemption_id: uuid.UUID | None,
 ) -> SyncConflict:
@@ -303,7 +288,7 @@ def _open_redemption_conflict(
         winning = coupon.redemption_id
     return _open_conflict(
         event,
-        place,
+        till,
         reason=problem.type,
         detail=problem,
         code=payload["code"],
@@ -317,7 +302,7 @@ def _open_redemption_conflict(
 
 def _open_conflict(
     event: Mapping[str, Any],
-    place: TillPlace,
+    till: TillContext,
     *,
     reason: str,
     detail: Problem,
@@ -334,9 +319,9 @@ def _open_conflict(
         event_type=str(event["type"]),
         sequence=int(event["sequence"]),
         local_time=event["local_time"],
-        till_id=place.till_id,
-        store_id=place.store_id,
-        staff_id=place.staff_id,
+        till_id=till.till_id,
+        store_id=till.store_id,
+        staff_id=till.staff_id,
         reason=reason,
         detail=(detail.detail or detail.title)[:300],
         coupon_id=coupon_id,
@@ -363,7 +348,7 @@ def _open_conflict(
 
 
 def _record_attempt(
-    operation: str, code: str, place: TillPlace, status_code: int, refusal_type: str | None
+    operation: str, code: str, till: TillContext, status_code: int, refusal_type: str | None
 ) -> None:
     """Put an offline event in the attempt log, like an online request."""
     db.session.add(
@@ -373,72 +358,9 @@ def _record_attempt(
             outcome="accepted" if status_code < 400 else "refused",
             refusal_type=refusal_type,
             status_code=status_code,
-            till_id=place.till_id,
-            store_id=place.store_id,
-            staff_id=place.staff_id,
+            till_id=till.till_id,
+            store_id=till.store_id,
+            staff_id=till.staff_id,
             code_fingerprint=fingerprint_code(code),
         )
     )
-
-
-def list_conflicts(status: str | None) -> Sequence[SyncConflict]:
-    """List sync conflicts, open ones first by default, oldest first."""
-    query = select(SyncConflict).order_by(SyncConflict.created_at, SyncConflict.id)
-    if status is not None:
-        query = query.where(SyncConflict.status == status)
-    return db.session.scalars(query).all()
-
-
-def resolve_conflict(conflict_id: int, *, staff_id: int, note: str) -> SyncConflict:
-    """Close a conflict after review, with a note saying what was done."""
-    conflict = db.session.get(SyncConflict, conflict_id, with_for_update=True)
-    if conflict is None:
-        raise Problem(
-            "unknown-conflict", 404, "Unknown conflict", f"There is no conflict {conflict_id}."
-        )
-    if conflict.status == "resolved":
-        raise Problem(
-            "conflict-already-resolved",
-            409,
-            "Conflict already resolved",
-            "This conflict was resolved before.",
-            resolved_at=conflict.resolved_at.isoformat() if conflict.resolved_at else None,
-        )
-    conflict.status = "resolved"
-    conflict.resolved_at = utcnow()
-    conflict.resolved_by_staff_id = staff_id
-    conflict.resolution_note = note
-    db.session.flush()
-    return conflict
-
-
-def conflict_view(conflict: SyncConflict) -> dict[str, Any]:
-    """Return a conflict as JSON-ready data for the review queue."""
-    return {
-        "conflict_id": conflict.id,
-        "event_id": conflict.event_id,
-        "event_type": conflict.event_type,
-        "sequence": conflict.sequence,
-        "local_time": conflict.local_time.isoformat() if conflict.local_time else None,
-        "till_id": conflict.till_id,
-        "store_id": conflict.store_id,
-        "staff_id": conflict.staff_id,
-        "reason": conflict.reason,
-        "detail": conflict.detail,
-        "coupon_id": conflict.coupon_id,
-        "code_fingerprint": conflict.code_fingerprint,
-        "receipt_id": conflict.receipt_id,
-        "claimed_discount_cents": conflict.claimed_discount_cents,
-        "winning_redemption_id": _uuid_text(conflict.winning_redemption_id),
-        "redemption_id": _uuid_text(conflict.redemption_id),
-        "status": conflict.status,
-        "created_at": conflict.created_at.isoformat(),
-        "resolved_at": conflict.resolved_at.isoformat() if conflict.resolved_at else None,
-        "resolved_by_staff_id": conflict.resolved_by_staff_id,
-        "resolution_note": conflict.resolution_note,
-    }
-
-
-def _uuid_text(value: uuid.UUID | None) -> str | None:
-    """Return a UUID as text (None stays None)."""
-    return str(value) if value is not None else None

@@ -1,0 +1,1 @@
+"""Accounts and logins: passwords, access tokens, refresh tokens, till sessions, route guards."""

@@ -1,0 +1,376 @@
+"""The till's operations, each as the steps it fills in of the pipeline (``app.till.pipeline``).
+
+===================  =========================  ==========================================
+operation            step 5 (present)            steps 8–10 (checks, rules, apply)
+===================  =========================  ==========================================
+``Scan``             the card                   rules ``scan``; a scan token for the visit
+``BookPurchase``     the card                   rules ``purchase``; book, earn, stamps
+``RefundPurchase``   the receipt's buyer        amount left; rules ``refund``; take back
+``RedeemCoupon``     the card, if shown         the coupon's terms; rules; redeem once
+``ValidateCoupon``   the card, if shown         the coupon's terms; a dry run, undone
+``ReverseRedemption``  none                     who may reverse, and when; reverse
+===================  =========================  ==========================================
+
+Each class holds the request's values and what the steps learnt; its methods are plain
+functions of them, the ``TillContext`` and the ``Visit``.
+
+A double scan is not fraud: the same rotating ``LW2:`` code scanned twice at the same till
+within ``DOUBLE_SCAN_SECONDS`` (a cashier pressing scan twice, a till retrying) gets the first
+scan's answer again, scan token included, instead of ``code-replayed``. The answer is kept under
+the code's fingerprint in the till's idempotency scope. The same code at another till, or
+later, is still refused as a replay and raises the ``replayed-code`` event.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from app.campaigns.codes import read_code
+from app.campaigns.redemption import (
+    Evaluation,
+    OfflineContext,
+    evaluate_coupon,
+    redeem_coupon,
+    reverse_redemption,
+    validation_answer,
+)
+from app.cards.presentation import CardRefused, issue_scan_token
+from app.db import utcnow
+from app.extensions import db
+from app.fraud.attempts import fingerprint_code, update_attempt
+from app.fraud.rules import RiskContext
+from app.fraud.verdict import risk_context
+from app.idempotency import IdempotencyKey
+from app.ledger.models import Purchase
+from app.ledger.purchases import (
+    accepted_programme,
+    book_purchase,
+    book_refund,
+    check_refund_amount,
+    lock_receipt,
+    receipt_ref,
+)
+from app.rewards.stamps import record_stamps_for_purchase, reverse_stamps_for_refund
+from app.till.pipeline import TillContext, TillOperation, Visit, read_member
+
+DOUBLE_SCAN_SECONDS = 120
+DOUBLE_SCAN_OPERATION = "scan-lw2"
+
+
+@dataclass
+class Scan(TillOperation):
+    """Scan a member card and hand out a scan token for the rest of the visit."""
+
+    name: str = "scan"
+    idempotent: bool = False
+    locks_member: bool = False
+
+    def __post_init__(self) -> None:
+        self.attempt_code = self.payload["code"]
+
+    def card_code(self) -> str | None:
+        """Return the code scanned."""
+        return str(self.payload["code"])
+
+    def _double_scan_key(self) -> str:
+        return f"scan:{fingerprint_code(self.payload['code'])}"
+
+    def replayed_card_code(self, till: TillContext, refusal: CardRefused) -> Any | None:
+        """Answer a live code scanned twice at this till within the window with the first scan."""
+        first = db.session.get(IdempotencyKey, (till.scope, self._double_scan_key()))
+        if first is None or first.response_body is None:
+            return None
+        if utcnow() - first.created_at > timedelta(seconds=DOUBLE_SCAN_SECONDS):
+            return None
+        return json.loads(first.response_body)
+
+    def check(self, till: TillContext, visit: Visit) -> None:
+        """Refuse a blocked member (a scan locks nothing)."""
+        read_member(visit)
+
+    def risk(self, till: TillContext, visit: Visit) -> RiskContext | None:
+        """Judge the scan."""
+        assert visit.card is not None
+        return risk_context(
+            "scan",
+            till.caller,
+            member_id=visit.member_id,
+            card_id=visit.card.card_id,
+            credential=visit.card.credential,
+        )
+
+    def apply(self, till: TillContext, visit: Visit) -> Any:
+        """Sign the scan token and show the member."""
+        assert visit.card is not None and visit.member is not None
+        token, expires_at = issue_scan_token(visit.card, till.till_id)
+        answer = {
+            "card_id": str(visit.card.card_id),
+            "member": {
+                "display_name": visit.member.display_name,
+                "points_balance": visit.member.points_balance,
+                "tier": visit.member.tier,
+            },
+            "credential": visit.card.credential,
+            "scan_token": token,
+            "scan_token_expires_at": expires_at.isoformat(),
+        }
+        if visit.card.credential == "rotating":
+            db.session.add(
+                IdempotencyKey(
+                    scope=till.scope,
+                    key=self._double_scan_key(),
+                    operation=DOUBLE_SCAN_OPERATION,
+                    request_hash="",
+                    status_code=200,
+                    response_body=json.dumps(answer),
+                    created_at=visit.now,
+                )
+            )
+        return answer
+
+
+@dataclass
+class BookPurchase(TillOperation):
+    """Book a purchase for the card shown and credit the points it earns."""
+
+    name: str = "purchase"
+    status: int = 201
+    offline_time: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.attempt_code = self.payload["code"]
+
+    def read(self, till: TillContext) -> None:
+        """Refuse a currency the programme does not take (before the card is touched)."""
+        self.facts["programme"] = accepted_programme(self.payload["currency"])
+
+    def card_code(self) -> str | None:
+        """Return the card presented."""
+        return str(self.payload["code"])
+
+    def risk(self, till: TillContext, visit: Visit) -> RiskContext | None:
+        """Judge the purchase, under the member lock."""
+        assert visit.card is not None
+        return risk_context(
+            "purchase",
+            till.caller,
+            member_id=visit.member_id,
+            card_id=visit.card.card_id,
+            credential=visit.card.credential,
+            amount_cents=self.payload["amount_cents"],
+        )
+
+    def apply(self, till: TillContext, visit: Visit) -> Any:
+        """Book the receipt, earn the points, add the stamps."""
+        assert visit.card is not None and visit.member is not None
+        body = self.payload
+        lines = list(body.get("lines") or [])
+        booked = book_purchase(
+            visit.member,
+            at=till.staff,
+            card_id=visit.card.card_id,
+            receipt_id=body["receipt_id"],
+            amount_cents=body["amount_cents"],
+            lines=lines,
+            programme=self.facts["programme"],
+            now=visit.now,
+        )
+        stamps = record_stamps_for_purchase(
+            visit.member.id, lines, receipt_ref(till.store_id, body["receipt_id"])
+        )
+        return {
+            "purchase_id": booked.purchase.id,
+            "entry_id": booked.entry.id,
+            "points_earned": booked.purchase.points_earned,
+            "points_balance": booked.entry.balance_after,
+            "tier": booked.tier.code,
+            "promotion": booked.promotion.name if booked.promotion else None,
+            "stamps": stamps,
+        }
+
+
+@dataclass
+class RefundPurchase(TillOperation):
+    """Refund (part of) a receipt of this store and take back its share of the points."""
+
+    name: str = "refund"
+    status: int = 201
+    guarded: bool = False  # no code is presented: nothing to guess
+
+    def member_without_card(self, till: TillContext) -> int | None:
+        """Lock the receipt's purchase; the refund is about its buyer."""
+        purchase = lock_receipt(till.store_id, self.payload["receipt_id"])
+        self.facts["purchase"] = purchase
+        update_attempt(member_id=purchase.member_id)
+        return purchase.member_id
+
+    def check(self, till: TillContext, visit: Visit) -> None:
+        """Refuse more than what is left of the purchase."""
+        check_refund_amount(self.facts["purchase"], self.payload["amount_cents"])
+
+    def risk(self, till: TillContext, visit: Visit) -> RiskContext | None:
+        """Judge the refund (refund abuse)."""
+        return risk_context(
+            "refund",
+            till.caller,
+            member_id=visit.member_id,
+            amount_cents=self.payload["amount_cents"],
+        )
+
+    def apply(self, till: TillContext, visit: Visit) -> Any:
+        """Take back the points and the stamps of the refunded lines."""
+        assert visit.member is not None
+        purchase: Purchase = self.facts["purchase"]
+        booked = book_refund(
+            purchase, visit.member, at=till.staff, amount_cents=self.payload["amount_cents"]
+        )
+        lines = self.payload.get("lines")
+        if lines is None and purchase.refunded_cents == purchase.amount_cents:
+            lines = purchase.lines  # a full refund returns every line
+        stamps = (
+            reverse_stamps_for_refund(
+                purchase.member_id, lines, receipt_ref(till.store_id, purchase.receipt_id)
+            )
+            if lines
+            else []
+        )
+        return {
+            "refund_id": booked.refund.id,
+            "entry_id": booked.entry.id,
+            "points_refunded": booked.refund.points_refunded,
+            "points_balance": booked.entry.balance_after,
+            "tier": booked.tier.code,
+            "refunded_cents": purchase.refunded_cents,
+            "remaining_cents": purchase.amount_cents - purchase.refunded_cents,
+            "stamps": stamps,
+        }
+
+
+@dataclass
+class RedeemCoupon(TillOperation):
+    """Redeem a coupon once, with the member's card if one was shown."""
+
+    name: str = "coupon-redeem"
+    offline: OfflineContext | None = None
+
+    def __post_init__(self) -> None:
+        self.attempt_code = self.payload["code"]
+
+    def read(self, till: TillContext) -> None:
+        """Refuse a typo (wrong check symbol) before anything is looked up."""
+        self.facts["canonical"] = read_code(self.payload["code"])
+
+    def card_code(self) -> str | None:
+        """Return the member card shown with the coupon, if any."""
+        code = self.payload.get("card_code")
+        return str(code) if code else None
+
+    def _when(self, visit: Visit) -> datetime:
+        # An offline redemption happened at the till's time, never in the future.
+        return min(self.offline.local_time, visit.now) if self.offline else visit.now
+
+    def check(self, till: TillContext, visit: Visit) -> None:
+        """Find the coupon and check its terms against this basket, store and member."""
+        evaluation = evaluate_coupon(
+            self.facts["canonical"],
+            place=till.place,
+            basket_cents=self.payload["basket_cents"],
+            lines=self.payload.get("lines") or [],
+            member_id=visit.member_id,
+            when=self._when(visit),
+        )
+        if evaluation.refusal is not None:
+            raise evaluation.refusal
+        self.facts["evaluation"] = evaluation
+
+    def risk(self, till: TillContext, visit: Visit) -> RiskContext | None:
+        """Judge a live redemption; an offline one happened already."""
+        if self.offline is not None:
+            return None
+        evaluation: Evaluation = self.facts["evaluation"]
+        bound_to = evaluation.coupon.member_id
+        return risk_context(
+            "coupon-redeem",
+            till.caller,
+            member_id=bound_to if bound_to is not None else visit.member_id,
+            card_id=visit.card.card_id if visit.card else None,
+            credential=visit.card.credential if visit.card else None,
+            amount_cents=self.payload["basket_cents"],
+        )
+
+    def apply(self, till: TillContext, visit: Visit) -> Any:
+        """Redeem the coupon (one conditional UPDATE) and credit bonus points."""
+        return redeem_coupon(
+            self.facts["evaluation"],
+            place=till.place,
+            receipt_id=self.payload["receipt_id"],
+            basket_cents=self.payload["basket_cents"],
+            member_id=visit.member_id,
+            card_id=visit.card.card_id if visit.card else None,
+            now=visit.now,
+            offline=self.offline,
+        )
+
+
+@dataclass
+class ValidateCoupon(TillOperation):
+    """Tell whether a coupon would be accepted now and what it is worth; change nothing."""
+
+    name: str = "coupon-validate"
+    idempotent: bool = False
+    locks_member: bool = False
+    dry_run: bool = True  # a rotating card code's one use included, everything is undone
+
+    def __post_init__(self) -> None:
+        self.attempt_code = self.payload["code"]
+
+    def read(self, till: TillContext) -> None:
+        """Refuse a typo (wrong check symbol) before anything is looked up."""
+        self.facts["canonical"] = read_code(self.payload["code"])
+
+    def card_code(self) -> str | None:
+        """Return the member card shown with the coupon, if any."""
+        code = self.payload.get("card_code")
+        return str(code) if code else None
+
+    def check(self, till: TillContext, visit: Visit) -> None:
+        """Evaluate the coupon; a refusal of its terms goes into the answer, not an error."""
+        if visit.member_id is not None:
+            read_member(visit)
+        self.facts["evaluation"] = evaluate_coupon(
+            self.facts["canonical"],
+            place=till.place,
+            basket_cents=self.payload["basket_cents"],
+            lines=self.payload.get("lines") or [],
+            member_id=visit.member_id,
+            when=visit.now,
+        )
+
+    def apply(self, till: TillContext, visit: Visit) -> Any:
+        """Answer valid or not; the attempt log records a refusal even though this is a 200."""
+        evaluation: Evaluation = self.facts["evaluation"]
+        if evaluation.refusal is not None:
+            update_attempt(refusal_type=evaluation.refusal.type)
+        return validation_answer(evaluation, visit.now)
+
+
+@dataclass
+class ReverseRedemption(TillOperation):
+    """Undo a redemption (the sale was cancelled): same till within the window, or a manager."""
+
+    name: str = "redemption-reverse"
+    attempt_name: str | None = "coupon-reverse"
+    guarded: bool = False
+    locks_member: bool = False  # the reversal locks the member itself, after the redemption
+
+    def apply(self, till: TillContext, visit: Visit) -> Any:
+        """Reverse the redemption and any bonus points it credited."""
+        return reverse_redemption(
+            uuid.UUID(str(self.payload["redemption_id"])),
+            place=till.place,
+            reason=self.payload["reason"],
+        )
