@@ -55,6 +55,7 @@ const SHELL_FILES = [
   "/pwa/js/staff/overview.js",
   "/pwa/js/staff/programme.js",
   "/pwa/js/staff/review.js",
+  "/pwa/js/staff/segments.js",
   "/pwa/js/staff/shop.js",
   "/pwa/icons/icon-192.png",
   "/pwa/icons/icon-512.png",

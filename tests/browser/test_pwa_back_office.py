@@ -23,6 +23,7 @@ from app.demo import DEMO_MEMBERS
 from tests.api.test_coupon_helpers import new_codes, redeem
 from tests.api.test_fraud_helpers import forged_code, scan
 from tests.browser.conftest import decode_qr, has_route
+from tests.browser.test_pwa_staff import blocked_member_used_at_the_till
 from tests.conftest import Shop, bearer, unavailable
 
 pytestmark = pytest.mark.browser
@@ -111,6 +112,27 @@ def test_the_dashboard_charts_the_kpis_when_the_kpi_api_is_deployed(
         expect(laptop.locator("figure", has_text=title)).to_have_count(1)
     assert laptop.locator("#kpi-pending").count() == 0
     _shot(laptop, "dashboard")
+
+
+def test_a_segment_shows_its_size_live_and_becomes_a_campaign_audience(
+    shop: Shop, laptop: Any
+) -> None:
+    if not has_route(shop.app, "/api/v1/segments/preview"):
+        pytest.skip("the segment API (lifecycle issue) is not on this branch yet")
+    signs_in(laptop, shop.logins["manager"], "segments")
+    laptop.get_by_label("Segment name").fill("Everyone with points")
+    laptop.locator("#cond-field-1").select_option("points_balance")
+    laptop.locator("#cond-op-1").select_option("gte")
+    laptop.locator("#cond-value-1").fill("0")
+    expect(laptop.locator("#segment-size")).to_contain_text("members match now")
+    laptop.get_by_role("button", name="Save segment").click()
+    laptop.get_by_text("Segment “Everyone with points” saved").wait_for()
+    go(laptop, "Campaigns")
+    laptop.get_by_label("Campaign name").fill("For the segment")
+    laptop.get_by_label("Value").fill("3")
+    laptop.get_by_label("Who gets it").select_option("segment")
+    laptop.get_by_role("button", name="Create campaign").click()
+    laptop.get_by_text("Campaign “For the segment” created.").wait_for()
 
 
 def test_a_manager_checks_a_coupon_at_the_service_desk(shop: Shop, laptop: Any) -> None:
@@ -219,21 +241,8 @@ def test_a_manager_creates_a_campaign_and_exports_its_codes_once(shop: Shop, lap
 
 
 def test_fraud_events_name_the_member_and_the_till(shop: Shop, laptop: Any) -> None:
-    from app.extensions import db
-    from app.fraud.events import raise_event
-
+    blocked_member_used_at_the_till(shop, 0)
     till = shop.tills[0]
-    with shop.app.app_context():
-        raise_event(
-            "velocity",
-            severity="high",
-            action="flag",
-            member_id=shop.member_id(0),
-            till_id=till["till_id"],
-            store_id=till["store_id"],
-            detail={"raised_by": "browser test"},
-        )
-        db.session.commit()
     signs_in(laptop, shop.logins["manager"], "review")
     event = laptop.locator("li.event").first
     expect(event.locator(".event-subject")).to_contain_text(f"Member: {ADA}")
@@ -301,6 +310,7 @@ def test_every_back_office_page_passes_axe_without_serious_violations(
         "Coupon check": [],
         "Campaigns": [],
         "Members": [],
+        "Segments": [],
         "Programme": [
             "Rewards",
             "Claims",

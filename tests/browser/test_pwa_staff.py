@@ -9,8 +9,23 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.api.test_fraud_helpers import scan
 from tests.browser.conftest import SCREENSHOT_DIRECTORY, has_route
 from tests.conftest import Shop, bearer
+
+
+def blocked_member_used_at_the_till(shop: Shop, member: int) -> None:
+    """Raise a real fraud event: block a member, then scan their card (the `blocked` rule)."""
+    manager = bearer(shop.login_staff("manager"))
+    member_id = str(shop.member_id(member))
+    blocked = {"target_type": "member", "target_id": member_id}
+    assert (
+        shop.client.post("/api/v1/fraud/blocks", json=blocked, headers=manager).status_code == 200
+    )
+    scan(shop, shop.static_code(member), shop.open_till(0))
+    unblocked = shop.client.delete(f"/api/v1/fraud/blocks/member/{member_id}", headers=manager)
+    assert unblocked.status_code == 200
+
 
 pytestmark = pytest.mark.browser
 
@@ -55,22 +70,7 @@ def test_cashiers_are_sent_to_the_till_instead(shop: Shop, page: Any) -> None:
 def test_manager_resolves_an_open_fraud_event_and_sees_the_summary(shop: Shop, page: Any) -> None:
     if not has_route(shop.app, "/api/v1/fraud/events/<int:event_id>/resolve"):
         pytest.skip("the fraud review API has not landed yet")
-    from app.extensions import db
-    from app.fraud.events import raise_event
-
-    till = shop.tills[0]
-    with shop.app.app_context():
-        for rule in ("velocity", "impossible-travel"):
-            raise_event(
-                rule,
-                severity="high",
-                action="flag",
-                member_id=shop.member_id(0),
-                till_id=till["till_id"],
-                store_id=till["store_id"],
-                detail={"raised_by": "browser test"},
-            )
-        db.session.commit()
+    blocked_member_used_at_the_till(shop, 0)
 
     _staff_signs_in(page, shop.logins["manager"])
     first = page.locator("li.event").first
@@ -87,5 +87,5 @@ def test_manager_resolves_an_open_fraud_event_and_sees_the_summary(shop: Shop, p
 
     page.get_by_role("link", name="Overview").click()
     chart = page.locator("figure", has_text="Fraud events by rule")
-    expect(chart.locator("svg")).to_have_attribute("aria-label", re.compile("Velocity: 1"))
+    expect(chart.locator("svg")).to_have_attribute("aria-label", re.compile("Blocked: 1"))
     page.screenshot(path=str(SCREENSHOT_DIRECTORY / "pwa-staff-summary.png"), full_page=True)

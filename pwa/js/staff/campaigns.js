@@ -129,6 +129,15 @@ async function createForm(created) {
       ["members", t("staff.campaigns.audience.members")],
     ],
   });
+  let segmentList = null; // the lifecycle issue's segments, where deployed
+  try {
+    segmentList = await call("/segments");
+    audience.querySelector("select").append(h("option", { value: "segment" }, t("staff.campaigns.audience.segment")));
+  } catch {
+    segmentList = null;
+  }
+  const segmentField = segmentList ? input(t("staff.campaigns.segment"), { name: "segment_id" }, { tag: "select", options: segmentList.map((segment) => [String(segment.segment_id), `${segment.name} (${formatNumber(segment.size ?? 0)})`]) }) : null;
+  if (segmentField) segmentField.hidden = true;
   const count = input(t("staff.campaigns.count"), { name: "code_count", type: "number", min: 1, max: 100000, value: 100 });
   const members = input(t("staff.campaigns.memberIds"), { name: "member_ids" }, { hint: t("staff.campaigns.memberIdsHint") });
   members.hidden = true;
@@ -146,6 +155,7 @@ async function createForm(created) {
     h("div", { class: "row" }, h("div", { class: "grow" }, kind), h("div", { class: "grow" }, value)),
     h("div", { class: "row" }, h("div", { class: "grow" }, audience), h("div", { class: "grow" }, count)),
     members,
+    segmentField,
     h("div", { class: "row" }, h("div", { class: "grow" }, input(t("staff.campaigns.validFrom"), { name: "valid_from", type: "date" })), h("div", { class: "grow" }, input(t("staff.campaigns.validUntil"), { name: "valid_until", type: "date" }))),
     h("div", { class: "row" }, h("div", { class: "grow" }, input(t("staff.campaigns.minBasketLabel"), { name: "min_basket", inputmode: "decimal" })), h("div", { class: "grow" }, input(t("staff.campaigns.maxUses"), { name: "max_uses", type: "number", min: 1 }))),
     storeList.length ? storeBoxes : null,
@@ -154,16 +164,18 @@ async function createForm(created) {
   );
   const audienceSelect = form.elements.audience;
   audienceSelect.addEventListener("change", () => {
-    const anonymous = audienceSelect.value === "anonymous";
-    count.hidden = !anonymous;
-    form.elements.code_count.required = anonymous;
-    members.hidden = anonymous;
-    form.elements.member_ids.required = !anonymous;
+    const chosen = audienceSelect.value;
+    count.hidden = chosen !== "anonymous";
+    form.elements.code_count.required = chosen === "anonymous";
+    members.hidden = chosen !== "members";
+    form.elements.member_ids.required = chosen === "members";
+    if (segmentField) segmentField.hidden = chosen !== "segment";
   });
 
   function build(f) {
     const errors = [];
-    const body = { name: f.elements.name.value.trim(), audience: f.elements.audience.value };
+    const chosen = f.elements.audience.value;
+    const body = { name: f.elements.name.value.trim(), audience: chosen === "segment" ? "members" : chosen };
     const raw = f.elements.value.value.trim();
     const benefitKind = f.elements.kind.value;
     const benefit = { kind: benefitKind };
@@ -189,6 +201,9 @@ async function createForm(created) {
       if (!body.code_count || body.code_count < 1 || body.code_count > 100000) errors.push(t("staff.campaigns.err.count"));
       const maxUses = intOf(f.elements.max_uses.value);
       if (maxUses) body.max_uses_per_member = maxUses;
+    } else if (chosen === "segment") {
+      body.segment_id = intOf(f.elements.segment_id.value);
+      if (!body.segment_id) errors.push(t("staff.campaigns.err.segment"));
     } else {
       const ids = f.elements.member_ids.value.split(/[\s,;]+/).filter(Boolean);
       if (!ids.length || ids.some((id) => intOf(id) === null)) errors.push(t("staff.campaigns.err.members"));

@@ -181,6 +181,63 @@ async function showMember(container, memberId) {
   }
   await loadLedger(1);
   replace(pending, detail ? detailPanels(detail) : h("div", { class: "notice", role: "status" }, h("p", {}, t("staff.members.morePending"))));
+  const privacy = await privacyPanel(member);
+  if (privacy) pending.append(privacy);
+}
+
+/**
+ * Consent, data export and erasure on the member's request (member issue's API:
+ * `GET /members/{id}/consents`, `GET /members/{id}/export`, `DELETE /members/{id} {reason}`);
+ * nothing is shown where that API is not deployed.
+ */
+async function privacyPanel(member) {
+  let consents;
+  try {
+    consents = await call(`/members/${member.member_id}/consents`);
+  } catch (error) {
+    return error.routeMissing ? null : panel(t("staff.members.privacy"), failure(error, t("staff.members.privacy")));
+  }
+  const message = h("div", { "aria-live": "polite" });
+  const exportButton = h("button", { type: "button", class: "secondary" }, t("staff.members.export"));
+  exportButton.addEventListener("click", async () => {
+    exportButton.disabled = true;
+    try {
+      const data = await call(`/members/${member.member_id}/export`);
+      const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+      const link = h("a", { href: url, download: `member-${member.member_id}-export.json`, hidden: true }, "download");
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      replace(message, success(t("staff.members.exported")));
+    } catch (error) {
+      replace(message, problemAlert(error));
+    } finally {
+      exportButton.disabled = false;
+    }
+  });
+  const reason = h("input", { id: "erase-reason", maxlength: 200 });
+  const erase = confirmButton(t("staff.members.erase"), t("staff.members.eraseConfirm", { name: member.name }), async () => {
+    if (reason.value.trim().length < 3) {
+      replace(message, problemAlert(t("staff.members.err.eraseReason")));
+      return;
+    }
+    try {
+      await call(`/members/${member.member_id}`, { method: "DELETE", body: { reason: reason.value.trim() } });
+      replace(message, success(t("staff.members.erased")));
+    } catch (error) {
+      replace(message, problemAlert(error));
+    }
+  });
+  const rows = (consents.consents || []).map((c) => [humanise(c.purpose), c.granted ? t("staff.members.granted") : t("staff.members.notGranted"), c.since ? when(c.since) : "–", c.source ? humanise(c.source) : "–"]);
+  return panel(
+    t("staff.members.privacy"),
+    table(t("staff.members.consents"), [t("staff.members.purpose"), t("staff.members.consentState"), t("staff.members.since"), t("staff.members.source")], rows),
+    h("div", { class: "actions" }, exportButton),
+    h("div", { class: "field" }, h("label", { for: "erase-reason" }, t("staff.members.eraseReason")), reason),
+    h("div", { class: "actions" }, erase),
+    message,
+  );
 }
 
 function factorLines(factors) {

@@ -23,6 +23,7 @@ export const PAGES = [
   { name: "desk", load: () => import("../staff/desk.js") },
   { name: "campaigns", load: () => import("../staff/campaigns.js") },
   { name: "members", load: () => import("../staff/members.js") },
+  { name: "segments", load: () => import("../staff/segments.js") },
   { name: "programme", load: () => import("../staff/programme.js") },
   { name: "shop", load: () => import("../staff/shop.js") },
 ];
