@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the project with its dev tools (and npm test tools)
-	@if [ -f package.json ] && command -v npm >/dev/null; then npm ci --prefix . --no-audit --no-fund --silent; fi
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent; \
+	else echo "npm not found: the axe-core browser checks will fail (apt-get install npm)"; fi
+
+install: $(STAMP) $(AXE) ## Create .venv and install the project with its dev tools (and axe-core for the browser tests)
 
 run: $(STAMP) ## Migrate, seed the demo shop if empty, and serve on 127.0.0.1:PORT (8000)
 	@$(VENV)/bin/flask db upgrade

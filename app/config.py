@@ -24,15 +24,7 @@ def _int(name: str, default: int) -> int:
 # Feature settings documented with their feature in docs/ (fraud thresholds, Apple and Google
 # wallet credentials, APNs, card validity, push contact, branding defaults) are taken over as
 # they are given.
-FEATURE_SETTING_PREFIXES = (
-    "FRAUD_",
-    "APPLE_",
-    "APNS_",
-    "GOOGLE_",
-    "CARD_",
-    "PUSH_",
-    "BRANDING_",
-)
+FEATURE_SETTING_PREFIXES = ("FRAUD_", "APPLE_", "APNS_", "GOOGLE_", "CARD_", "PUSH_", "BRANDING_")
 
 
 def settings_from_environment() -> dict[str, Any]:
@@ -56,6 +48,8 @@ def settings_from_environment() -> dict[str, Any]:
         "REFRESH_TOKEN_DAYS": _int("LW_REFRESH_TOKEN_DAYS", 30),
         "LOGIN_RATE_LIMIT": os.environ.get("LW_LOGIN_RATE_LIMIT", "10 per minute"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # May a member found by name at the till (no card shown) only earn, never spend?
+        "TILL_LOOKUP_EARN_ONLY": os.environ.get("LW_TILL_LOOKUP_EARN_ONLY", "1") != "0",
     }
 
 

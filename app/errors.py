@@ -5,6 +5,10 @@ any extra members a refusal carries (``redeemed_at`` on a double redemption, say
 stable kebab-case word that clients switch on; the README lists them all. Domain code raises
 ``Problem`` (or a library error that has a ``type``) and never builds a response itself.
 A 500 is logged with its traceback and answered without one.
+
+Titles are for people: when the request's ``Accept-Language`` prefers German, the ``title`` of
+the types the apps show is given in German (``GERMAN_TITLES``); ``type`` and ``detail`` stay as
+they are (clients switch on ``type``; the PWA words its own messages per type).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, json
+from flask import Flask, Response, g, has_request_context, json, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("app.errors")
@@ -37,6 +41,69 @@ STATUS_TYPES: dict[int, str] = {
     500: "internal-error",
     503: "service-unavailable",
 }
+
+# German titles of the problem types people see in the apps (till, member app, sign-in).
+GERMAN_TITLES: dict[str, str] = {
+    "authentication-required": "Anmeldung erforderlich",
+    "invalid-credentials": "Anmeldung fehlgeschlagen",
+    "token-expired": "Sitzung abgelaufen",
+    "invalid-refresh-token": "Sitzung beendet",
+    "forbidden": "Nicht erlaubt",
+    "not-found": "Nicht gefunden",
+    "validation-error": "Ungültige Eingabe",
+    "too-many-attempts": "Zu viele Versuche",
+    "too-many-requests": "Zu viele Anfragen",
+    "internal-error": "Interner Fehler",
+    "conflict": "Konflikt",
+    "malformed-code": "Unbekannter Code",
+    "bad-signature": "Ungültige Karte",
+    "unknown-key": "Ungültige Karte",
+    "unknown-card": "Unbekannte Karte",
+    "card-expired": "Karte abgelaufen",
+    "card-revoked": "Karte ersetzt",
+    "code-stale": "Code abgelaufen",
+    "code-replayed": "Code bereits benutzt",
+    "invalid-scan-token": "Scan abgelaufen",
+    "member-blocked": "Mitgliedschaft gesperrt",
+    "card-blocked": "Karte gesperrt",
+    "till-blocked": "Kasse gesperrt",
+    "risk-denied": "Abgelehnt",
+    "step-up-required": "Freigabe nötig",
+    "duplicate-receipt": "Beleg schon gebucht",
+    "unknown-receipt": "Unbekannter Beleg",
+    "refund-exceeds-purchase": "Erstattung zu hoch",
+    "currency-not-accepted": "Währung nicht angenommen",
+    "invalid-code": "Ungültiger Gutscheincode",
+    "unknown-code": "Unbekannter Gutschein",
+    "coupon-already-redeemed": "Gutschein schon eingelöst",
+    "use-limit-reached": "Gutschein aufgebraucht",
+    "coupon-expired": "Gutschein abgelaufen",
+    "coupon-voided": "Gutschein ungültig",
+    "coupon-not-yet-valid": "Gutschein noch nicht gültig",
+    "wrong-store": "Anderes Geschäft",
+    "wrong-member": "Anderes Mitglied",
+    "basket-too-small": "Einkauf zu klein",
+    "item-not-in-basket": "Artikel fehlt",
+    "member-card-required": "Mitgliedskarte nötig",
+    "reversal-not-allowed": "Rückgängig nicht erlaubt",
+    "reversal-window-closed": "Zu spät zum Rückgängigmachen",
+    "redemption-already-reversed": "Schon rückgängig gemacht",
+    "insufficient-points": "Nicht genug Punkte",
+    "lookup-earn-only": "Nur Punkte sammeln",
+    "query-too-short": "Suchtext zu kurz",
+    "email-taken": "E-Mail schon registriert",
+}
+
+
+def _prefers_german() -> bool:
+    """Tell whether the current request's Accept-Language prefers German to English."""
+    if not has_request_context():
+        return False
+    for tag, _quality in request.accept_languages:  # best first
+        primary = tag.split("-")[0].lower()
+        if primary in ("de", "en"):
+            return primary == "de"
+    return False
 
 
 class Problem(Exception):
@@ -104,11 +171,13 @@ class DomainError(Problem):
 
 def problem_response(problem: Problem) -> Response:
     """Render a problem as an HTTP response (and note its type for the logs)."""
+    body = problem.to_dict()
     if has_request_context():
         g.problem_type = problem.type
-    response = Response(
-        json.dumps(problem.to_dict()), status=problem.status, mimetype=PROBLEM_MIMETYPE
-    )
+        if _prefers_german() and problem.type in GERMAN_TITLES:
+            body["title"] = GERMAN_TITLES[problem.type]
+    response = Response(json.dumps(body), status=problem.status, mimetype=PROBLEM_MIMETYPE)
+    response.vary.add("Accept-Language")
     for name, value in problem.headers.items():
         response.headers[name] = value
     return response

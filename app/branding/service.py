@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ from app.db import iso_or_none, utcnow
 from app.errors import Problem
 from app.extensions import db
 
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_BRANDING = {
     "name": "Loyalty Wallet",
     "primary_color": "#2b2d77",
@@ -43,12 +45,22 @@ _LOGO_SIGNATURES = {
 }
 
 
+def _colour(value: object, default: str) -> str:
+    """Return a #rrggbb colour, or the default when the configured one is not one."""
+    text = str(value or "")
+    return text.lower() if HEX_COLOUR.match(text) else default
+
+
 def _configured() -> dict[str, Any]:
     config = current_app.config
     return {
-        "name": config.get("BRANDING_NAME") or DEFAULT_BRANDING["name"],
-        "primary_color": config.get("BRANDING_PRIMARY_COLOR") or DEFAULT_BRANDING["primary_color"],
-        "accent_color": config.get("BRANDING_ACCENT_COLOR") or DEFAULT_BRANDING["accent_color"],
+        "name": str(config.get("BRANDING_NAME") or DEFAULT_BRANDING["name"]),
+        "primary_color": _colour(
+            config.get("BRANDING_PRIMARY_COLOR"), str(DEFAULT_BRANDING["primary_color"])
+        ),
+        "accent_color": _colour(
+            config.get("BRANDING_ACCENT_COLOR"), str(DEFAULT_BRANDING["accent_color"])
+        ),
         "logo_url": config.get("BRANDING_LOGO_URL") or None,
     }
 

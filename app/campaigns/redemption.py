@@ -35,6 +35,7 @@ from app.events import DomainEvent, publish
 from app.extensions import db
 from app.ledger.earning import load_programme
 from app.ledger.service import post_ledger_entry
+from app.stores.models import Store
 from coupons.rules import (
     REFUSAL_STATUS,
     REFUSAL_TITLE,
@@ -142,6 +143,8 @@ def refusal_problem(coupon: Coupon, refusal: Refusal) -> Problem:
         redemption = _active_redemption(coupon)
         extra["redeemed_at"] = iso_or_none(coupon.redeemed_at)
         extra["store_id"] = redemption.store_id if redemption else None
+        store = db.session.get(Store, redemption.store_id) if redemption else None
+        extra["store_name"] = store.name if store else None  # "... at 10:42 in Hamburg"
         detail = "This coupon was already redeemed."
     elif refusal is Refusal.VOIDED:
         extra["voided_at"] = iso_or_none(coupon.voided_at)

@@ -41,6 +41,8 @@ from wallet.errors import CardCodeError
 SCAN_TOKEN_PREFIX = "lws."
 SCAN_TOKEN_AUDIENCE = "lw-scan"
 SCAN_TOKEN_LIFETIME = timedelta(minutes=10)
+# A visit opened by finding the member by name at the till: no card was shown at all.
+LOOKUP_CREDENTIAL = "lookup"
 
 
 class CardRefused(DomainError):
@@ -58,7 +60,7 @@ class PresentedCard:
 
     card_id: uuid.UUID
     member_id: int
-    credential: str  # "static" | "rotating"
+    credential: str  # "static" | "rotating" | "lookup"
 
 
 def _usable_card(card_id: uuid.UUID) -> Card:
@@ -161,3 +163,9 @@ def present_card(code: str, till_id: int, now: datetime | None = None) -> Presen
     raise CardRefused(
         "malformed-code", "A card code starts with LW1: or LW2: (or is a scan token)."
     )
+
+
+def present_looked_up_card(card_id: uuid.UUID) -> PresentedCard:
+    """Stand a member's card in for a scan after the cashier found the member by name."""
+    card = _usable_card(card_id)
+    return PresentedCard(card.id, card.member_id, LOOKUP_CREDENTIAL)

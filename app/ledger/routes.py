@@ -56,9 +56,10 @@ class MyLedger(MethodView):
     @me_blp.paginate()
     @me_blp.alt_response(401, description="authentication-required, invalid-token, token-expired")
     @member_required
-    def get(self, pagination_parameters: Any) -> Sequence[LedgerEntry]:
-        """List my points history, newest first."""
-        return _entry_page(current_identity().subject_id, pagination_parameters)
+    def get(self, pagination_parameters: Any) -> list[dict[str, Any]]:
+        """List my points history, newest first, with store names and receipt amounts."""
+        entries = _entry_page(current_identity().subject_id, pagination_parameters)
+        return service.entries_with_receipts(entries)
 
 
 @me_blp.route("/points/expiring")

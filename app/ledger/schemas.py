@@ -87,6 +87,11 @@ class LedgerEntrySchema(Schema):
     reason = fields.String(allow_none=True)
     reverses_id = fields.Integer(allow_none=True)
     created_at = fields.AwareDateTime()
+    store_name = fields.String(allow_none=True, dump_only=True)
+    amount_cents = fields.Integer(
+        allow_none=True, dump_only=True, metadata={"description": "The receipt's amount."}
+    )
+    currency = fields.String(allow_none=True, dump_only=True)
 
 
 class StaffLedgerEntrySchema(LedgerEntrySchema):

@@ -38,8 +38,9 @@ from app.accounts.models import Member
 from app.errors import Problem
 from app.events import DomainEvent, publish
 from app.extensions import db
-from app.ledger.models import LEDGER_KINDS, LedgerEntry
+from app.ledger.models import LEDGER_KINDS, LedgerEntry, Purchase
 from app.naming import NameBook
+from app.stores.models import Store
 
 # Which sign each kind's points may have.
 POSITIVE_KINDS = frozenset({"earn", "bonus"})
@@ -321,6 +322,38 @@ def staff_entry_views(entries: Sequence[LedgerEntry]) -> list[dict[str, Any]]:
         }
         for entry in entries
     ]
+
+
+def entries_with_receipts(entries: Sequence[LedgerEntry]) -> list[dict[str, Any]]:
+    """Return entries as data with the store's name and the receipt's amount, for people.
+
+    Two queries for the whole page (store names, purchases by entry), not one per entry.
+    """
+    store_ids = {entry.store_id for entry in entries if entry.store_id is not None}
+    names: dict[int, str] = {}
+    if store_ids:
+        rows = db.session.execute(select(Store.id, Store.name).where(Store.id.in_(store_ids)))
+        names = {store_id: name for store_id, name in rows.tuples()}
+    amounts: dict[int, tuple[int, str]] = {}
+    if entries:
+        purchases = db.session.execute(
+            select(Purchase.ledger_entry_id, Purchase.amount_cents, Purchase.currency).where(
+                Purchase.ledger_entry_id.in_([entry.id for entry in entries])
+            )
+        )
+        amounts = {
+            entry_id: (amount, currency)
+            for entry_id, amount, currency in purchases.tuples()
+            if entry_id is not None
+        }
+    described = []
+    for entry in entries:
+        data = {column.key: getattr(entry, column.key) for column in LedgerEntry.__table__.columns}
+        amount, currency = amounts.get(entry.id, (None, None))
+        store_name = names.get(entry.store_id) if entry.store_id is not None else None
+        data.update(store_name=store_name, amount_cents=amount, currency=currency)
+        described.append(data)
+    return described
 
 
 def require_member(member_id: int) -> Member:

@@ -9,6 +9,7 @@ operation            step 5 (present)            steps 8–10 (checks, rules, ap
 ``RedeemCoupon``     the card, if shown         the coupon's terms; rules; redeem once
 ``ValidateCoupon``   the card, if shown         the coupon's terms; a dry run, undone
 ``ReverseRedemption``  none                     who may reverse, and when; reverse
+``LookupVisit``      none: the member by id       the active card (``lookup``); rules ``scan``
 ===================  =========================  ==========================================
 
 Each class holds the request's values and what the steps learnt; its methods are plain
@@ -38,10 +39,12 @@ from app.campaigns.redemption import (
     reverse_redemption,
     validation_answer,
 )
-from app.cards.presentation import CardRefused, issue_scan_token
+from app.cards.presentation import CardRefused, issue_scan_token, present_looked_up_card
+from app.cards.service import active_card
 from app.db import utcnow
 from app.extensions import db
 from app.fraud.attempts import fingerprint_code, update_attempt
+from app.fraud.blocks import refuse_blocked_card
 from app.fraud.rules import RiskContext
 from app.fraud.verdict import risk_context
 from app.idempotency import IdempotencyKey
@@ -55,6 +58,7 @@ from app.ledger.purchases import (
     receipt_ref,
 )
 from app.rewards.stamps import record_stamps_for_purchase, reverse_stamps_for_refund
+from app.till.desk import member_summary, refuse_spending_after_lookup
 from app.till.pipeline import TillContext, TillOperation, Visit, read_member
 
 DOUBLE_SCAN_SECONDS = 120
@@ -275,6 +279,7 @@ class RedeemCoupon(TillOperation):
 
     def check(self, till: TillContext, visit: Visit) -> None:
         """Find the coupon and check its terms against this basket, store and member."""
+        refuse_spending_after_lookup(visit.card)
         evaluation = evaluate_coupon(
             self.facts["canonical"],
             place=till.place,
@@ -339,6 +344,7 @@ class ValidateCoupon(TillOperation):
 
     def check(self, till: TillContext, visit: Visit) -> None:
         """Evaluate the coupon; a refusal of its terms goes into the answer, not an error."""
+        refuse_spending_after_lookup(visit.card)
         if visit.member_id is not None:
             read_member(visit)
         self.facts["evaluation"] = evaluate_coupon(
@@ -374,3 +380,52 @@ class ReverseRedemption(TillOperation):
             place=till.place,
             reason=self.payload["reason"],
         )
+
+
+@dataclass
+class LookupVisit(TillOperation):
+    """Open a visit for a member found by name or e-mail, who has no card with them.
+
+    Nothing is presented: the member's active card stands in with the credential ``lookup``,
+    so the scan token says how the member was identified, the fraud rules judge it like a
+    printed card, and a redemption with it is refused while the lookup policy says earn only.
+    """
+
+    name: str = "member-lookup-visit"
+    idempotent: bool = False
+    guarded: bool = False
+    locks_member: bool = False
+
+    def member_without_card(self, till: TillContext) -> int | None:
+        """Return the member the cashier chose."""
+        return int(self.payload["member_id"])
+
+    def check(self, till: TillContext, visit: Visit) -> None:
+        """Refuse an unknown or blocked member and a blocked card; take the active card."""
+        member = read_member(visit)
+        visit.card = present_looked_up_card(active_card(member.id).id)
+        refuse_blocked_card(visit.card.card_id)
+        update_attempt(member_id=member.id, card_id=visit.card.card_id)
+
+    def risk(self, till: TillContext, visit: Visit) -> RiskContext | None:
+        """Judge it as a scan, with the credential ``lookup``."""
+        assert visit.card is not None
+        return risk_context(
+            "scan",
+            till.caller,
+            member_id=visit.member_id,
+            card_id=visit.card.card_id,
+            credential=visit.card.credential,
+        )
+
+    def apply(self, till: TillContext, visit: Visit) -> Any:
+        """Sign the scan token and show the member, as a scan answers."""
+        assert visit.card is not None and visit.member is not None
+        token, expires_at = issue_scan_token(visit.card, till.till_id)
+        return {
+            "card_id": str(visit.card.card_id),
+            "member": member_summary(visit.member),
+            "credential": visit.card.credential,
+            "scan_token": token,
+            "scan_token_expires_at": expires_at.isoformat(),
+        }

@@ -1,4 +1,5 @@
-"""Every till route: scan, purchases, refunds, coupons, reversals, offline sync, revocations.
+"""Every till route: scan, purchases, refunds, coupons, reversals, offline sync, revocations,
+and the desk (the till's place and policies, member lookup, recent receipts: ``app.till.desk``).
 
 Views are the edge: they turn the till session and the request into a ``TillContext`` and an
 operation (``app.till.operations``), run it through the pipeline (``app.till.pipeline``) and
@@ -47,8 +48,15 @@ from app.ledger.schemas import (
     RefundRequestSchema,
     RefundSchema,
 )
-from app.till import operations
+from app.till import desk, operations
 from app.till.pipeline import TillAnswer, TillContext, TillOperation, run_till_operation
+from app.till.schemas import (
+    FoundMemberSchema,
+    MemberQuerySchema,
+    ReceiptQuerySchema,
+    ReceiptSchema,
+    TillContextSchema,
+)
 from app.till.sync import sync_events
 
 blp = Blueprint("till", __name__, url_prefix="/api/v1/till", description="At the till")
@@ -256,3 +264,51 @@ class TillRevocations(MethodView):
             ],
             "as_of": as_of.isoformat(),
         }
+
+
+# --- the desk: place, member lookup, receipts -------------------------------------------------
+
+
+@blp.route("/context")
+class TillPlaceAndPolicies(MethodView):
+    @blp.response(200, TillContextSchema)
+    @blp.alt_response(404, description="unknown-till")
+    @till_required()
+    def get(self) -> dict[str, Any]:
+        """Name this till and its store; the tier names, the lookup policy, the undo window."""
+        return desk.till_context(till_context())
+
+
+@blp.route("/members")
+class TillMembers(MethodView):
+    @blp.arguments(MemberQuerySchema, location="query")
+    @blp.response(200, FoundMemberSchema(many=True))
+    @blp.alt_response(422, description="query-too-short")
+    @till_required()
+    def get(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        """Find a member by (part of) their name or e-mail, for a member without their phone."""
+        note_attempt("member-lookup")
+        return [desk.member_summary(m) for m in desk.find_members(query["q"])]
+
+
+@blp.route("/members/<int:member_id>/visit")
+class TillMemberVisit(MethodView):
+    @blp.response(200, ScanSchema)
+    @blp.alt_response(404, description="unknown-member")
+    @blp.alt_response(410, description="card-revoked")
+    @blp.alt_response(403, description="card-blocked, member-blocked, till-blocked, risk-denied")
+    @blp.alt_response(428, description="step-up-required")
+    @till_required()
+    def post(self, member_id: int) -> Any:
+        """Open a visit for a looked-up member: a scan token with the credential ``lookup``."""
+        return _run(operations.LookupVisit({"member_id": member_id}))
+
+
+@blp.route("/receipts")
+class TillReceipts(MethodView):
+    @blp.arguments(ReceiptQuerySchema, location="query")
+    @blp.response(200, ReceiptSchema(many=True))
+    @till_required()
+    def get(self, query: dict[str, int]) -> list[dict[str, Any]]:
+        """List this till's latest receipts, newest first."""
+        return desk.recent_receipts(till_context(), query["limit"])

@@ -13,6 +13,7 @@
  * would see that as theft and end the login).
  */
 
+import { currentLanguage } from "./i18n.js";
 import { clearSession, getSession, updateTokens } from "./session.js";
 
 export const API_ROOT = "/api/v1";
@@ -49,7 +50,12 @@ const OFFLINE_PROBLEM = {
 const refreshes = new Map();
 
 async function send(path, { method, body, token, idempotencyKey, accept, extraHeaders }) {
-  const headers = { ...extraHeaders, Accept: accept || "application/json, application/problem+json" };
+  const headers = {
+    ...extraHeaders,
+    Accept: accept || "application/json, application/problem+json",
+    // Problem titles come back in the app's language (the views word most messages themselves).
+    "Accept-Language": currentLanguage() === "de" ? "de, en;q=0.5" : "en, de;q=0.5",
+  };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;

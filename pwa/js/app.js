@@ -9,20 +9,21 @@
 
 import { signOut } from "./api.js";
 import { applyBranding, shopName } from "./branding.js";
+import { currentLanguage, setLanguage, t } from "./i18n.js";
 import { refreshPushSubscription, turnOffPush } from "./push.js";
 import { currentPath, navigate, route, startRouter } from "./router.js";
 import { getSession } from "./session.js";
 import { toast } from "./ui.js";
 
 const MEMBER_PATHS = new Set(["/card", "/points", "/rewards", "/coupons"]);
-const TITLES = {
-  "/login": "Loyalty Wallet",
-  "/card": "My card",
-  "/points": "Points",
-  "/rewards": "Rewards",
-  "/coupons": "Coupons",
-  "/till": "Till",
-  "/staff": "Staff",
+const TITLE_KEYS = {
+  "/login": "title.login",
+  "/card": "title.card",
+  "/points": "title.points",
+  "/rewards": "title.rewards",
+  "/coupons": "title.coupons",
+  "/till": "title.till",
+  "/staff": "title.staff",
 };
 
 function registerServiceWorker() {
@@ -30,7 +31,7 @@ function registerServiceWorker() {
   // A new shell version took over: say so (the first install also takes over, silently).
   const hadController = Boolean(navigator.serviceWorker.controller);
   navigator.serviceWorker.addEventListener("controllerchange", () => {
-    if (hadController) toast("Loyalty Wallet was updated. Reopen it to use the new version.");
+    if (hadController) toast(t("frame.updated", { app: shopName() }));
   });
   navigator.serviceWorker.register("/sw.js", { scope: "/", type: "classic" }).catch((error) => {
     console.warn("service worker not registered", error);
@@ -46,9 +47,10 @@ function updateFrame(path) {
   const member = MEMBER_PATHS.has(path);
   document.getElementById("member-nav").hidden = !member;
   document.body.dataset.view = path.slice(1);
-  const title = TITLES[path] && TITLES[path] !== "Loyalty Wallet" ? TITLES[path] : shopName();
-  document.getElementById("view-title").textContent = title;
-  document.title = path === "/login" ? shopName() : `${title} · ${shopName()}`;
+  const shop = shopName();
+  const title = TITLE_KEYS[path] ? t(TITLE_KEYS[path]) : shop;
+  document.getElementById("view-title").textContent = path === "/login" ? shop : title;
+  document.title = path === "/login" ? shop : `${title} · ${shop}`;
   for (const link of document.querySelectorAll("#member-nav a")) {
     if (link.getAttribute("href") === `#${path}`) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -60,11 +62,29 @@ function startPath() {
   return getSession("member") ? "/card" : "/login";
 }
 
+/** Put the frame's words (in index.html, marked data-i18n) into the current language. */
+function translateFrame() {
+  for (const element of document.querySelectorAll("[data-i18n]")) element.textContent = t(element.dataset.i18n);
+  for (const element of document.querySelectorAll("[data-i18n-label]")) element.setAttribute("aria-label", t(element.dataset.i18nLabel));
+  document.getElementById("language").value = currentLanguage();
+}
+
+/** Redraw what carries the shop's name (title, sign-in heading) after the branding changed. */
+function showBranding() {
+  updateFrame(currentPath());
+  const heading = document.getElementById("shop-name");
+  if (heading) heading.textContent = shopName();
+}
+
 function main() {
-  registerServiceWorker();
-  applyBranding(() => {
-    if (currentPath() === "/login") updateFrame("/login");
+  translateFrame();
+  document.getElementById("language").addEventListener("change", (event) => {
+    setLanguage(event.target.value);
+    translateFrame();
+    navigate(currentPath() || startPath()); // the view draws itself again in the new language
   });
+  applyBranding(showBranding);
+  registerServiceWorker();
   window.addEventListener("online", showConnectivity);
   window.addEventListener("offline", showConnectivity);
   showConnectivity();
@@ -79,7 +99,7 @@ function main() {
     const kind = event.detail.kind;
     const affected = kind === "member" ? MEMBER_PATHS.has(path) : path === `/${kind}`;
     if (!affected) return;
-    toast("Your session has ended. Please sign in again.");
+    toast(t("frame.sessionEnded"));
     navigate(kind === "member" ? "/login" : path);
   });
   // Views load on first use, so a member's phone never fetches the till's code (the service

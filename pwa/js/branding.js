@@ -1,18 +1,22 @@
 /**
- * The shop's branding in every app: name, colours and logo from `GET /api/v1/branding`.
+ * The shop's branding (`GET /api/v1/branding`): name, logo and colours, so nothing a member or
+ * cashier sees is hard-coded to the product's name.
  *
- * The answer is kept in localStorage, so the next start shows the shop's colours at once
- * (and offline); a fresh copy is fetched on every start and whenever the back office saves
- * a change (`lw:branding-changed`). The primary colour becomes `--brand` (top bar, buttons,
- * links), the accent `--gold` (highlights, focus ring); the name replaces the product's name
- * in the top bar and the window title.
+ * The last answer is kept in localStorage and applied at once on the next start (also offline);
+ * a fresh one is fetched on every start. The primary colour becomes `--brand` (and a darker
+ * `--brand-dark`), the accent `--gold`; only `#rrggbb` values are taken, so a bad setting cannot
+ * inject CSS. The logo goes into the top bar (`#brand-logo-img`); `onChange` lets the frame
+ * redraw what carries the name.
  */
 
 const STORAGE_KEY = "lw.branding";
 const DEFAULT_NAME = "Loyalty Wallet";
-let current = read();
+const COLOUR = /^#[0-9a-fA-F]{6}$/;
 
-function read() {
+let current = readSaved();
+let listening = false;
+
+function readSaved() {
   try {
     return JSON.parse(localStorage.getItem(STORAGE_KEY) || "null");
   } catch {
@@ -20,25 +24,25 @@ function read() {
   }
 }
 
-function darker(hex, factor = 0.75) {
-  const channel = (i) => Math.round(Number.parseInt(hex.slice(i, i + 2), 16) * factor).toString(16).padStart(2, "0");
-  return `#${channel(1)}${channel(3)}${channel(5)}`;
+/** Darken a #rrggbb colour by a fraction (the top bar's pressed state, links on white). */
+function darken(hex, fraction) {
+  const channels = [1, 3, 5].map((i) => Math.round(Number.parseInt(hex.slice(i, i + 2), 16) * (1 - fraction)));
+  return `#${channels.map((c) => c.toString(16).padStart(2, "0")).join("")}`;
 }
 
 function paint(branding, onChange) {
   if (!branding) return;
   const root = document.documentElement.style;
-  if (/^#[0-9a-f]{6}$/i.test(branding.primary_color || "")) {
+  if (COLOUR.test(branding.primary_color || "")) {
     root.setProperty("--brand", branding.primary_color);
-    root.setProperty("--brand-dark", darker(branding.primary_color));
-    const meta = document.querySelector('meta[name="theme-color"]');
-    if (meta) meta.setAttribute("content", branding.primary_color);
+    root.setProperty("--brand-dark", darken(branding.primary_color, 0.35));
+    document.querySelector('meta[name="theme-color"]')?.setAttribute("content", branding.primary_color);
   }
-  if (/^#[0-9a-f]{6}$/i.test(branding.accent_color || "")) root.setProperty("--gold", branding.accent_color);
+  if (COLOUR.test(branding.accent_color || "")) root.setProperty("--gold", branding.accent_color);
   const logo = document.getElementById("brand-logo-img");
   if (logo) {
     logo.hidden = !branding.logo_url;
-    if (branding.logo_url) logo.src = branding.logo_url;
+    if (branding.logo_url && logo.getAttribute("src") !== branding.logo_url) logo.src = branding.logo_url;
   }
   onChange();
 }
@@ -48,20 +52,23 @@ export function shopName() {
   return (current && current.name) || DEFAULT_NAME;
 }
 
-/** Apply the saved branding now, then fetch the current one; `onChange` redraws titles. */
-export function applyBranding(onChange = () => {}) {
+/**
+ * Apply the saved branding now, then fetch the current one; `onChange` redraws names. The
+ * back office announces a saved change (`lw:branding-changed`), which fetches it again.
+ */
+export async function applyBranding(onChange = () => {}) {
   paint(current, onChange);
-  const refresh = async () => {
-    try {
-      const response = await fetch("/api/v1/branding", { cache: "no-store", credentials: "omit" });
-      if (!response.ok) return;
-      current = await response.json();
-      localStorage.setItem(STORAGE_KEY, JSON.stringify(current));
-      paint(current, onChange);
-    } catch {
-      // offline: the saved branding stays
-    }
-  };
-  window.addEventListener("lw:branding-changed", refresh);
-  return refresh();
+  if (!listening) {
+    listening = true;
+    window.addEventListener("lw:branding-changed", () => applyBranding(onChange));
+  }
+  try {
+    const response = await fetch("/api/v1/branding", { cache: "no-store", credentials: "omit" });
+    if (!response.ok) return;
+    current = await response.json();
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(current));
+    paint(current, onChange);
+  } catch {
+    // offline: the saved branding stays
+  }
 }

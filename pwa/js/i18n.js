@@ -9,16 +9,20 @@
  */
 
 import deCommon from "../locales/de/common.js";
+import deMember from "../locales/de/member.js";
+import deTill from "../locales/de/till.js";
 import enCommon from "../locales/en/common.js";
 import deStaff from "../locales/de/staff.js";
+import enMember from "../locales/en/member.js";
 import enStaff from "../locales/en/staff.js";
+import enTill from "../locales/en/till.js";
 
 export const LANGUAGES = ["de", "en"];
 const STORAGE_KEY = "lw.language";
 
 const catalogues = {
-  de: { ...deCommon, ...deStaff },
-  en: { ...enCommon, ...enStaff },
+  de: { ...deCommon, ...deMember, ...deTill, ...deStaff },
+  en: { ...enCommon, ...enMember, ...enTill, ...enStaff },
 };
 
 function detectLanguage() {
@@ -53,6 +57,11 @@ export function addStrings(byLanguage) {
   }
 }
 
+/** Whether the catalogue has a string for `key` (in the current language or English). */
+export function hasString(key) {
+  return key in catalogues[language] || key in catalogues.en;
+}
+
 /** The string for `key` in the current language, with `{placeholders}` filled in. */
 export function t(key, params = {}) {
   const text = catalogues[language][key] ?? catalogues.en[key] ?? key;
@@ -63,7 +72,11 @@ export function t(key, params = {}) {
 
 /** Money from integer minor units, e.g. 123456 EUR → "1.234,56 €" in German. */
 export function formatMoney(cents, currency = "EUR") {
-  return new Intl.NumberFormat(language, { style: "currency", currency }).format(cents / 100);
+  try {
+    return new Intl.NumberFormat(language, { style: "currency", currency }).format(cents / 100);
+  } catch {
+    return `${new Intl.NumberFormat(language, { minimumFractionDigits: 2 }).format(cents / 100)} ${currency}`;
+  }
 }
 
 /** A whole number with the locale's grouping. */
@@ -76,6 +89,11 @@ export function formatDateTime(value) {
   return new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short" }).format(
     new Date(value),
   );
+}
+
+/** A time of day (ISO string or Date), hours and minutes. */
+export function formatClock(value) {
+  return new Intl.DateTimeFormat(language, { timeStyle: "short" }).format(new Date(value));
 }
 
 /** A date (ISO string or Date) without the time. */

@@ -8,6 +8,8 @@
  * camera), called before the next view renders.
  */
 
+import { t } from "./i18n.js";
+
 const routes = new Map();
 let outlet = null;
 let fallback = "/login";
@@ -57,7 +59,7 @@ async function render() {
     const message = document.createElement("p");
     message.className = "alert";
     message.setAttribute("role", "alert");
-    message.textContent = "This part of the app could not be loaded. Check the connection and try again.";
+    message.textContent = t("frame.viewFailed");
     outlet.replaceChildren(message);
     return;
   }

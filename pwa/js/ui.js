@@ -1,10 +1,27 @@
 /**
  * Small DOM helpers shared by the views.
  *
+ * Every word comes from the catalogues (`t()` in `js/i18n.js`), every number, amount and
+ * date from `Intl` in the app's language. API refusals are worded by their `type` from the
+ * catalogue (`problem.<type>`, filled with the problem's fields: when, where, how much), so
+ * cashiers and members read plain words, never a developer's message; a type the catalogue
+ * does not know shows the server's (translated) title or detail.
+ *
  * Views build their markup with `h()` (elements and text nodes, never `innerHTML`), so data
  * from the API can never inject markup. Amounts typed at the till are parsed into integer
  * cents with string arithmetic: no floating point touches money.
  */
+
+import {
+  currentLanguage,
+  formatClock,
+  formatDate,
+  formatDateTime,
+  formatMoney as formatMoneyIntl,
+  formatNumber,
+  hasString,
+  t,
+} from "./i18n.js";
 
 /** Create an element: h("button", {class: "primary", onclick}, "Text", childNode). */
 export function h(tag, attributes = {}, ...children) {
@@ -41,24 +58,54 @@ export function replace(element, ...children) {
   return element;
 }
 
-/** Return an alert box that shows an API error's detail (or any message). */
-export function problemBox(error, { retry } = {}) {
-  const detail = typeof error === "string" ? error : error.detail || "Something went wrong.";
+/** Say "today", "yesterday" or "on 3 Mar 2026" for a moment, in the app's language. */
+export function dayWord(iso) {
+  const when = new Date(iso);
+  const today = new Date();
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+  if (when.toDateString() === today.toDateString()) return t("day.today");
+  if (when.toDateString() === yesterday.toDateString()) return t("day.yesterday");
+  return t("day.on", { date: formatDate(when) });
+}
+
+/** Word an API refusal (or a failed connection) for people, from the catalogue. */
+export function describeProblem(error, { currency = "EUR" } = {}) {
+  if (typeof error === "string") return error;
+  if (!error) return t("ui.somethingWrong");
+  const problem = error.problem || {};
+  const type = error.type;
+  if (type === "http-error") return t("problem.http", { status: error.status });
+  if (type === "coupon-already-redeemed" && problem.redeemed_at) {
+    return t("problem.coupon-already-redeemed.when", {
+      day: dayWord(problem.redeemed_at),
+      time: formatClock(problem.redeemed_at),
+      store: problem.store_name || "—",
+    });
+  }
+  const params = {
+    remaining: formatMoney(problem.remaining_cents || 0, currency),
+    currency: problem.accepted_currency || currency,
+    amount: formatMoney(problem.min_basket_cents || 0, currency),
+    date: formatTime(problem.valid_until || problem.valid_from, { dateOnly: true }),
+  };
+  if (hasString(`problem.${type}`)) return t(`problem.${type}`, params);
+  if (currentLanguage() !== "en" && problem.title) return problem.title;
+  return error.detail || t("ui.somethingWrong");
+}
+
+/** Return an alert box that words an API error (or shows any message). */
+export function problemBox(error, { retry, currency } = {}) {
   return h(
     "div",
     { class: "alert", role: "alert" },
-    h("p", {}, detail),
-    retry ? h("button", { type: "button", class: "secondary", onclick: retry }, "Try again") : null,
+    h("p", {}, describeProblem(error, { currency })),
+    retry ? h("button", { type: "button", class: "secondary", onclick: retry }, t("ui.tryAgain")) : null,
   );
 }
 
 /** Return a notice that a feature's API is not available on this server yet. */
 export function notAvailableBox(what) {
-  return h(
-    "div",
-    { class: "notice", role: "status" },
-    h("p", {}, `${what} isn't available on this server yet. Please check back later.`),
-  );
+  return h("div", { class: "notice", role: "status" }, h("p", {}, t("ui.notAvailable", { what })));
 }
 
 /** Return an "offline" notice for data that is only ever shown live. */
@@ -66,40 +113,32 @@ export function offlineBox(what, retry) {
   return h(
     "div",
     { class: "notice offline-notice", role: "status" },
-    h("p", {}, `You're offline. ${what} are shown only while connected, so they are never out of date.`),
-    retry ? h("button", { type: "button", class: "secondary", onclick: retry }, "Try again") : null,
+    h("p", {}, t("ui.offline", { what })),
+    retry ? h("button", { type: "button", class: "secondary", onclick: retry }, t("ui.tryAgain")) : null,
   );
 }
 
 /** Return a loading placeholder. */
-export function loading(label = "Loading…") {
-  return h("p", { class: "loading", role: "status" }, label);
+export function loading(label) {
+  return h("p", { class: "loading", role: "status" }, label || t("ui.loading"));
 }
-
-const pointsFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 
 /** Format a number of points for people. */
 export function formatPoints(points) {
-  return pointsFormat.format(points);
+  return formatNumber(points);
 }
 
-/** Format integer minor units of a currency (1234, "EUR" → "€12.34"). */
+/** Format integer minor units of a currency (1234, "EUR" → "12,34 €" in German). */
 export function formatMoney(cents, currency = "EUR") {
-  try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(cents / 100);
-  } catch {
-    return `${(cents / 100).toFixed(2)} ${currency}`;
-  }
+  return formatMoneyIntl(cents, currency);
 }
 
-/** Format an ISO 8601 time for people, in their time zone. */
+/** Format an ISO 8601 time for people, in their time zone and the app's language. */
 export function formatTime(iso, { dateOnly = false } = {}) {
   if (!iso) return "";
   const when = new Date(iso);
   if (Number.isNaN(when.getTime())) return String(iso);
-  return dateOnly
-    ? when.toLocaleDateString(undefined, { dateStyle: "medium" })
-    : when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return dateOnly ? formatDate(when) : formatDateTime(when);
 }
 
 /** Parse a typed amount ("12", "12.3", "12,30") into integer cents, or null if it is not one. */
@@ -116,15 +155,15 @@ export function describeBenefit(benefit, currency = "EUR") {
   if (!benefit) return "";
   switch (benefit.kind) {
     case "amount_off":
-      return `${formatMoney(benefit.amount_cents, currency)} off`;
+      return t("benefit.amountOff", { amount: formatMoney(benefit.amount_cents, currency) });
     case "percent_off":
       return benefit.cap_cents
-        ? `${benefit.percent} % off (up to ${formatMoney(benefit.cap_cents, currency)})`
-        : `${benefit.percent} % off`;
+        ? t("benefit.percentOffCapped", { percent: benefit.percent, cap: formatMoney(benefit.cap_cents, currency) })
+        : t("benefit.percentOff", { percent: benefit.percent });
     case "free_item":
-      return benefit.sku ? `Free item (${benefit.sku})` : "Free item";
+      return benefit.sku ? t("benefit.freeItemSku", { sku: benefit.sku }) : t("benefit.freeItem");
     case "bonus_points":
-      return `${formatPoints(benefit.points)} bonus points`;
+      return t("benefit.bonusPoints", { points: formatPoints(benefit.points) });
     default:
       return String(benefit.kind || "");
   }

@@ -18,10 +18,12 @@ from app.extensions import db
 from tests.conftest import TEST_DATABASE_URL, _psycopg, base_config, migrate_to_head, unavailable
 
 
-def _fresh_postgres_database(name: str) -> str:
+def _fresh_postgres_database(suffix: str) -> str:
     if not TEST_DATABASE_URL:
         unavailable("PostgreSQL suite: TEST_DATABASE_URL is not set")
     admin_url = sa.engine.make_url(_psycopg(TEST_DATABASE_URL))
+    # Named after the test database, so runs against different test databases never collide.
+    name = f"{admin_url.database}_{suffix}"
     engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
@@ -39,7 +41,7 @@ def test_autogenerate_finds_no_difference_after_upgrade(
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'migrated.db'}"
     else:
-        url = _fresh_postgres_database("lw_migration_check")
+        url = _fresh_postgres_database("migration_check")
     app = create_app(base_config(instance_path, url))
     migrate_to_head(app)
     with app.app_context(), db.engine.connect() as connection:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -41,6 +42,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PHONE_VIEWPORT = {"width": 390, "height": 844}
+TABLET_VIEWPORT = {"width": 1180, "height": 820}
+PWA_FOLDER = Path(__file__).resolve().parents[2] / "pwa"
+AXE_SCRIPT = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOT_DIRECTORY = Path(os.environ.get("LW_SCREENSHOTS", "/tmp"))
 
 
@@ -112,6 +116,20 @@ def live_server(app: Flask) -> Iterator[str]:
     server.shutdown()
     thread.join(timeout=5)
     server.server_close()
+
+
+def catalogue(language: str, area: str) -> dict[str, str]:
+    """Return the strings of a PWA catalogue (``pwa/locales/<language>/<area>.js``)."""
+    text = (PWA_FOLDER / "locales" / language / f"{area}.js").read_text(encoding="utf-8")
+    return dict(re.findall(r'^\s*"([^"]+)":\s*"((?:[^"\\]|\\.)*)",\s*$', text, re.MULTILINE))
+
+
+def open_context_page(browser: Any, base_url: str, **options: Any) -> Any:
+    """Return a page in a new browser context (closed with the context by the caller)."""
+    settings = {"viewport": PHONE_VIEWPORT, "service_workers": "block", **options}
+    browser_context = browser.new_context(base_url=base_url, **settings)
+    browser_context.set_default_timeout(15_000)
+    return browser_context.new_page()
 
 
 def _open_page(browser: Any, base_url: str, service_workers: str) -> Iterator[Any]:

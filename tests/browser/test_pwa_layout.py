@@ -58,7 +58,7 @@ def test_every_view_fits_360_pixels_and_names_its_controls(shop: Shop, page: Any
     _audit(page, "till-open")
     cashier = shop.logins["cashier"]
     cashier_opens_till(page, shop.tills[0]["till_key"], cashier["email"], cashier["password"])
-    page.get_by_label("Card or coupon code").fill(shop.static_code(0))
+    page.get_by_label("Card, coupon or receipt").fill(shop.static_code(0))
     page.get_by_role("button", name="Look up").click()
     page.wait_for_selector("#customer-name")
     _audit(page, "till")

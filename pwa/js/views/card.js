@@ -14,12 +14,14 @@
  */
 
 import { api, callApi } from "../api.js";
+import { shopName } from "../branding.js";
+import { t } from "../i18n.js";
 import { pushState, turnOnPush } from "../push.js";
 import { drawQr } from "../qr.js";
 import { navigate } from "../router.js";
 import { getCachedCard, getSession, setCachedCard } from "../session.js";
 import { canComputeLiveCode, millisUntilNextStep, rotatingCode } from "../totp.js";
-import { formatPoints, formatTime, h, humanise, problemBox, replace } from "../ui.js";
+import { describeProblem, formatPoints, formatTime, h, humanise, loading, problemBox, replace } from "../ui.js";
 
 const CLOCK_SKEW_TOLERANCE_MS = 10_000;
 
@@ -53,6 +55,41 @@ function rememberName(session, name) {
   }
 }
 
+/** The "Add to Apple Wallet" and "Save to Google Wallet" buttons, with their feedback. */
+function walletBox() {
+  const message = h("div", { "aria-live": "polite" });
+  const apple = h("button", { type: "button", class: "wallet-button apple", id: "apple-wallet" }, t("card.appleWallet"));
+  const google = h("button", { type: "button", class: "wallet-button google", id: "google-wallet" }, t("card.googleWallet"));
+  const failed = (error) =>
+    replace(message, error.routeMissing || error.status === 503 || error.status === 501 ? h("p", { class: "hint" }, t("card.walletUnavailable")) : problemBox(error));
+  apple.addEventListener("click", async () => {
+    replace(message, loading(t("card.walletPreparing")));
+    try {
+      const { data } = await callApi("/me/card/pass.pkpass", { session: "member", as: "blob", accept: "application/vnd.apple.pkpass" });
+      const url = URL.createObjectURL(data);
+      const link = h("a", { href: url, download: "loyalty-card.pkpass", hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      replace(message, h("p", { class: "success", role: "status" }, t("card.appleDownloaded")));
+    } catch (error) {
+      failed(error);
+    }
+  });
+  google.addEventListener("click", async () => {
+    replace(message, loading(t("card.walletPreparing")));
+    try {
+      const answer = await api("/me/card/google-wallet", { session: "member" });
+      replace(message);
+      window.location.assign(answer.save_url);
+    } catch (error) {
+      failed(error);
+    }
+  });
+  return h("div", { class: "wallets", role: "group", "aria-label": t("card.wallets") }, h("div", { class: "actions" }, apple, google), message);
+}
+
 /** Render the member's card. */
 export function renderCard(outlet) {
   const session = getSession("member");
@@ -74,23 +111,23 @@ export function renderCard(outlet) {
     id: "live-qr",
     class: "qr",
     role: "img",
-    "aria-label": "Live card code as a QR code",
+    "aria-label": t("card.liveQr"),
   });
-  const staticImage = h("img", { class: "qr", alt: "Printed-card code as a QR code", hidden: true });
+  const staticImage = h("img", { class: "qr", alt: t("card.staticQr"), hidden: true });
   const codeText = h("p", { class: "code-text", id: "card-code" });
   const bar = h("span", { class: "countdown-bar" });
   const countdownText = h("span", { class: "countdown-text" });
   const countdown = h("div", { class: "countdown", "aria-hidden": "true" }, h("span", { class: "countdown-track" }, bar), countdownText);
   const modeNote = h("p", { class: "hint" });
   const status = h("div", { class: "message", "aria-live": "polite" });
-  const points = h("a", { class: "points-strip", href: "#/points", id: "points-strip" }, "Checking your points…");
+  const points = h("a", { class: "points-strip", href: "#/points", id: "points-strip" }, t("card.checkingPoints"));
   const toggle = h("button", { type: "button", class: "secondary", onclick: () => switchMode(!showingStatic) });
   const notifications = h("div", { class: "notifications", "aria-live": "polite" });
 
   const cardBox = h(
     "div",
     { class: "member-card", id: "member-card", hidden: true },
-    h("div", { class: "member-card-head" }, h("span", { class: "member-card-brand" }, "Loyalty Wallet"), tierChip),
+    h("div", { class: "member-card-head" }, h("span", { class: "member-card-brand" }, shopName()), tierChip),
     h("div", { class: "qr-frame" }, canvas, staticImage),
     countdown,
     codeText,
@@ -104,6 +141,7 @@ export function renderCard(outlet) {
     points,
     status,
     toggle,
+    walletBox(),
     notifications,
   );
   outlet.append(root);
@@ -120,7 +158,7 @@ export function renderCard(outlet) {
     }
     const left = millisUntilNextStep(now, entry.card.totp.period || 30);
     const seconds = Math.ceil(left / 1000);
-    countdownText.textContent = `New code in ${seconds} s`;
+    countdownText.textContent = t("card.newCodeIn", { seconds });
     bar.style.width = `${(left / ((entry.card.totp.period || 30) * 1000)) * 100}%`;
   }
 
@@ -154,14 +192,13 @@ export function renderCard(outlet) {
     timer = null;
     countdown.hidden = showingStatic;
     toggle.hidden = !canComputeLiveCode();
-    toggle.textContent = showingStatic ? "Show live code" : "Show printed-card code";
+    toggle.textContent = showingStatic ? t("card.showLive") : t("card.showStatic");
     if (!canComputeLiveCode()) {
-      modeNote.textContent =
-        "This browser can't compute the live code here (it needs HTTPS), so your printed-card code is shown.";
+      modeNote.textContent = t("card.noCrypto");
     } else if (showingStatic) {
-      modeNote.textContent = "Printed-card code: it never changes, so keep it to yourself.";
+      modeNote.textContent = t("card.staticNote");
     } else {
-      modeNote.textContent = "Show this at the till. It changes every 30 seconds, so a screenshot is useless to others.";
+      modeNote.textContent = t("card.liveNote");
     }
     if (!entry) return;
     if (showingStatic) {
@@ -179,7 +216,7 @@ export function renderCard(outlet) {
     entry = fresh;
     cardBox.hidden = false;
     const name = memberName || entry.display_name;
-    greeting.textContent = name ? `Hi, ${name}` : "Your card";
+    greeting.textContent = name ? t("card.hi", { name }) : t("card.yourCard");
     root.dataset.cardId = entry.card.card_id;
     if (changed) switchMode(showingStatic);
   }
@@ -190,18 +227,18 @@ export function renderCard(outlet) {
       if (stopped) return;
       memberName = me.display_name;
       rememberName(session, me.display_name);
-      greeting.textContent = `Hi, ${me.display_name}`;
+      greeting.textContent = t("card.hi", { name: me.display_name });
       const current = me.tier_progress && me.tier_progress.current;
       tierChip.textContent = (current && current.name) || humanise(me.tier);
       tierChip.hidden = false;
-      replace(points, h("strong", { class: "points-value" }, formatPoints(me.points_balance)), " points", h("span", { class: "chevron", "aria-hidden": "true" }, "›"));
+      replace(points, h("strong", { class: "points-value" }, formatPoints(me.points_balance)), ` ${t("card.points")}`, h("span", { class: "chevron", "aria-hidden": "true" }, "›"));
       points.classList.remove("is-offline");
     } catch (error) {
       if (stopped) return;
       points.classList.toggle("is-offline", error.type === "offline");
       replace(
         points,
-        error.type === "offline" ? "You're offline: points show only while connected." : error.detail,
+        error.type === "offline" ? t("card.offlinePoints") : describeProblem(error),
       );
     }
   }
@@ -210,19 +247,22 @@ export function renderCard(outlet) {
     const state = await pushState();
     if (stopped) return;
     if (state === "off") {
-      const button = h("button", { type: "button", class: "link" }, "Turn on notifications for offers and points");
+      const button = h("button", { type: "button", class: "link" }, t("card.pushOffer"));
       button.addEventListener("click", async () => {
         button.disabled = true;
+        replace(notifications, button, h("p", { class: "hint", role: "status" }, t("card.pushTurningOn")));
         try {
           const result = await turnOnPush();
-          replace(notifications, h("p", { class: "hint" }, result === "on" ? "Notifications are on." : "Notifications are blocked in the browser settings."));
+          const words = { on: "card.pushOn", blocked: "card.pushBlocked" }[result] || "card.pushDismissed";
+          replace(notifications, h("p", { class: result === "on" ? "success" : "hint", role: "status", id: "push-feedback" }, t(words)));
+          if (result !== "on" && result !== "blocked") showNotificationChoice();
         } catch (error) {
-          replace(notifications, problemBox(error.detail || "Notifications could not be turned on here."));
+          replace(notifications, problemBox(error.type ? error : t("card.pushFailed")));
         }
       });
       replace(notifications, button);
     } else if (state === "blocked") {
-      replace(notifications, h("p", { class: "hint" }, "Notifications are blocked in the browser settings."));
+      replace(notifications, h("p", { class: "hint" }, t("card.pushBlocked")));
     } else {
       replace(notifications);
     }
@@ -244,9 +284,9 @@ export function renderCard(outlet) {
         return;
       }
       if (entry && error.type === "offline") {
-        replace(status, h("p", { class: "hint" }, `Offline: showing your card as saved on ${formatTime(entry.fetched_at)}.`));
+        replace(status, h("p", { class: "hint" }, t("card.savedOn", { date: formatTime(entry.fetched_at) })));
       } else if (!entry && error.type === "offline") {
-        replace(status, problemBox("Your card hasn't been saved on this device yet. Connect once to load it; after that it works offline."));
+        replace(status, problemBox(t("card.notSaved")));
       } else {
         replace(status, problemBox(error));
       }

@@ -8,21 +8,23 @@
 import { api } from "../api.js";
 import { navigate } from "../router.js";
 import { setSession } from "../session.js";
+import { shopName } from "../branding.js";
+import { t } from "../i18n.js";
 import { busy, field, formValues, h, problemBox, replace } from "../ui.js";
 
 function signInForm(message) {
   const form = h(
     "form",
-    { class: "stack", "aria-label": "Sign in", novalidate: true },
-    field("E-mail", { name: "email", type: "email", autocomplete: "username", required: true }),
-    field("Password", {
+    { class: "stack", "aria-label": t("login.signIn"), novalidate: true },
+    field(t("login.email"), { name: "email", type: "email", autocomplete: "username", required: true }),
+    field(t("login.password"), {
       name: "password",
       type: "password",
       autocomplete: "current-password",
       required: true,
     }),
     message,
-    h("button", { type: "submit", class: "primary" }, "Sign in"),
+    h("button", { type: "submit", class: "primary" }, t("login.signIn")),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -48,10 +50,10 @@ function signInForm(message) {
 function joinForm(message) {
   const form = h(
     "form",
-    { class: "stack", "aria-label": "Join", novalidate: true },
-    field("Your name", { name: "display_name", autocomplete: "name", required: true, maxlength: 100 }),
-    field("E-mail", { name: "email", type: "email", autocomplete: "email", required: true }),
-    field("Password (at least 8 characters)", {
+    { class: "stack", "aria-label": t("login.join"), novalidate: true },
+    field(t("login.name"), { name: "display_name", autocomplete: "name", required: true, maxlength: 100 }),
+    field(t("login.email"), { name: "email", type: "email", autocomplete: "email", required: true }),
+    field(t("login.newPassword"), {
       name: "password",
       type: "password",
       autocomplete: "new-password",
@@ -59,14 +61,14 @@ function joinForm(message) {
       minlength: 8,
     }),
     message,
-    h("button", { type: "submit", class: "primary" }, "Join and get my card"),
+    h("button", { type: "submit", class: "primary" }, t("login.joinButton")),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const values = formValues(form);
     replace(message);
     if (values.password.length < 8) {
-      replace(message, problemBox("Choose a password of at least 8 characters."));
+      replace(message, problemBox(t("login.shortPassword")));
       return;
     }
     const done = busy(form);
@@ -86,28 +88,30 @@ function joinForm(message) {
 /** Render the member sign-in and join forms. */
 export function renderLogin(outlet) {
   const message = h("div", { class: "message", "aria-live": "polite" });
+  const logo = h("img", { src: "/pwa/icons/icon-192.png", alt: "", width: 72, height: 72 });
+  const heading = h("p", { class: "shop-name", id: "shop-name" }, shopName());
   const panel = h("div", { class: "panel" });
-  const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Sign in or join" });
+  const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": t("login.tabs") });
   const show = (which) => {
     for (const tab of tabs.children) tab.setAttribute("aria-selected", String(tab.dataset.tab === which));
     replace(panel, which === "join" ? joinForm(message) : signInForm(message));
   };
   tabs.append(
-    h("button", { type: "button", role: "tab", dataset: { tab: "signin" }, onclick: () => show("signin") }, "Sign in"),
-    h("button", { type: "button", role: "tab", dataset: { tab: "join" }, onclick: () => show("join") }, "Join"),
+    h("button", { type: "button", role: "tab", dataset: { tab: "signin" }, onclick: () => show("signin") }, t("login.signIn")),
+    h("button", { type: "button", role: "tab", dataset: { tab: "join" }, onclick: () => show("join") }, t("login.join")),
   );
   outlet.append(
     h(
       "section",
       { class: "view view-login" },
-      h("div", { class: "hero" }, h("img", { src: "/pwa/icons/icon-192.png", alt: "", width: 72, height: 72 }), h("p", { class: "lead" }, "Your loyalty card, points and rewards — in your pocket, even offline.")),
+      h("div", { class: "hero" }, logo, heading, h("p", { class: "lead" }, t("login.lead"))),
       h("div", { class: "card-surface" }, tabs, panel),
       h(
         "p",
         { class: "switch-links" },
-        h("a", { href: "#/till" }, "Working at the till?"),
+        h("a", { href: "#/till" }, t("login.tillLink")),
         " · ",
-        h("a", { href: "#/staff" }, "Staff sign-in"),
+        h("a", { href: "#/staff" }, t("login.staffLink")),
       ),
     ),
   );

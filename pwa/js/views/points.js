@@ -3,13 +3,18 @@
  *
  * Everything here is read live (`GET /api/v1/me`, `/me/points/expiring`, `/me/ledger`) and
  * nothing is cached: offline, the view says so instead of showing numbers that may be stale.
- * The history is paginated by the API (`page`, `page_size`, `X-Pagination`), newest first.
+ * The history is paginated by the API (`page`, `page_size`, `X-Pagination`), newest first;
+ * each purchase or refund names the store, the receipt's amount and its number. The member's
+ * stamp cards (`GET /api/v1/me/stamps`) show how many stamps each has and what they lead to.
  */
 
 import { api, callApi } from "../api.js";
 import { navigate } from "../router.js";
+import { t } from "../i18n.js";
 import { getSession } from "../session.js";
 import {
+  describeBenefit,
+  formatMoney,
   formatPoints,
   formatTime,
   h,
@@ -22,15 +27,7 @@ import {
 } from "../ui.js";
 
 const PAGE_SIZE = 20;
-const KIND_LABELS = {
-  earn: "Purchase",
-  refund: "Refund",
-  reward: "Reward",
-  adjust: "Adjustment",
-  expire: "Expired",
-  bonus: "Bonus",
-  reversal: "Reversal",
-};
+const KINDS = new Set(["earn", "refund", "reward", "adjust", "expire", "bonus", "reversal"]);
 
 function tierPanel(me) {
   const progress = me.tier_progress;
@@ -39,31 +36,31 @@ function tierPanel(me) {
   const panel = h(
     "div",
     { class: "card-surface balance" },
-    h("p", { class: "balance-label" }, "Your balance"),
-    h("p", { class: "balance-value", id: "points-balance" }, formatPoints(me.points_balance), h("span", { class: "unit" }, " points")),
-    h("p", {}, h("span", { class: "chip" }, `${tierName} tier`)),
+    h("p", { class: "balance-label" }, t("points.balance")),
+    h("p", { class: "balance-value", id: "points-balance" }, formatPoints(me.points_balance), h("span", { class: "unit" }, ` ${t("points.unit")}`)),
+    h("p", {}, h("span", { class: "chip", id: "tier-name" }, t("points.tier", { tier: tierName }))),
   );
   if (me.points_balance < 0) {
     panel.append(
-      h("p", { class: "hint" }, "A refund took back points you had already used. New purchases pay this back; until then points can't be spent."),
+      h("p", { class: "hint" }, t("points.negative")),
     );
   }
   if (progress && progress.next) {
     const target = progress.next.threshold_points || 1;
-    const meter = h("progress", { max: target, value: Math.min(progress.points_in_window, target), "aria-label": `Progress to ${progress.next.name}` });
+    const meter = h("progress", { max: target, value: Math.min(progress.points_in_window, target), "aria-label": t("points.progressTo", { tier: progress.next.name }) });
     panel.append(
       meter,
       h(
         "p",
         { class: "hint" },
-        `${formatPoints(progress.points_needed)} more points within ${progress.window_days} days to reach ${progress.next.name}.`,
+        t("points.toNext", { points: formatPoints(progress.points_needed), days: progress.window_days, tier: progress.next.name }),
       ),
     );
   } else if (progress) {
-    panel.append(h("p", { class: "hint" }, "You're at the top tier."));
+    panel.append(h("p", { class: "hint" }, t("points.top")));
   }
   if (progress && progress.held_until && current && current.threshold_points > 0) {
-    panel.append(h("p", { class: "hint" }, `Your tier is kept at least until ${formatTime(progress.held_until, { dateOnly: true })}.`));
+    panel.append(h("p", { class: "hint" }, t("points.heldUntil", { date: formatTime(progress.held_until, { dateOnly: true }) })));
   }
   if (current && Array.isArray(current.benefits) && current.benefits.length) {
     panel.append(h("ul", { class: "benefits" }, current.benefits.map((benefit) => h("li", {}, benefit))));
@@ -77,13 +74,49 @@ function expiringPanel(expiring) {
   return h(
     "div",
     { class: "notice" },
-    h("h3", {}, "Points expiring"),
+    h("h3", {}, t("points.expiring")),
     h(
       "ul",
       {},
-      soon.map((item) => h("li", {}, `${formatPoints(item.points)} points on ${formatTime(item.expires_at, { dateOnly: true })}`)),
+      soon.map((item) => h("li", {}, t("points.expiringOn", { points: formatPoints(item.points), date: formatTime(item.expires_at, { dateOnly: true }) }))),
     ),
-    h("p", { class: "hint" }, "Collecting or spending points keeps them alive."),
+    h("p", { class: "hint" }, t("points.keepAlive")),
+  );
+}
+
+function receiptLine(entry) {
+  const parts = [];
+  if (entry.amount_cents !== null && entry.amount_cents !== undefined) parts.push(formatMoney(entry.amount_cents, entry.currency || "EUR"));
+  if (entry.reference_type === "receipt" && entry.reference_id) parts.push(t("points.receipt", { receipt: entry.reference_id }));
+  return parts.length ? h("span", { class: "entry-receipt" }, parts.join(" · ")) : null;
+}
+
+function stampsPanel(cards) {
+  if (!cards.length) return null;
+  return h(
+    "div",
+    { class: "card-surface stamps", id: "stamp-cards" },
+    h("h2", {}, t("points.stamps")),
+    h(
+      "ul",
+      { class: "stamp-cards" },
+      cards.map((card) => {
+        const needed = card.stamps_needed || 1;
+        const stamps = Math.min(card.stamps, needed);
+        return h(
+          "li",
+          { class: "stamp-card" },
+          h("p", { class: "stamp-name" }, t("points.stampsLabel", { name: card.name, stamps, needed })),
+          h(
+            "div",
+            { class: "stamp-row", "aria-hidden": "true" },
+            Array.from({ length: needed }, (_, index) => h("span", { class: index < stamps ? "stamp filled" : "stamp" })),
+          ),
+          card.reward ? h("p", { class: "hint" }, t("points.stampsLeft", { left: needed - stamps, reward: describeBenefit(card.reward) })) : null,
+          card.rewards_issued ? h("p", { class: "hint" }, t("points.stampsEarned", { count: card.rewards_issued })) : null,
+        );
+      }),
+    ),
   );
 }
 
@@ -95,8 +128,9 @@ function entryRow(entry) {
     h(
       "div",
       { class: "entry-main" },
-      h("span", { class: "entry-kind" }, KIND_LABELS[entry.kind] || humanise(entry.kind)),
-      h("span", { class: "entry-time" }, formatTime(entry.created_at)),
+      h("span", { class: "entry-kind" }, KINDS.has(entry.kind) ? t(`points.kind.${entry.kind}`) : humanise(entry.kind)),
+      h("span", { class: "entry-time" }, [formatTime(entry.created_at), entry.store_name].filter(Boolean).join(" · ")),
+      receiptLine(entry),
       entry.reason ? h("span", { class: "entry-reason" }, entry.reason) : null,
     ),
     h("span", { class: positive ? "entry-points plus" : "entry-points minus" }, `${positive ? "+" : "−"}${formatPoints(Math.abs(entry.points))}`),
@@ -111,15 +145,17 @@ export function renderPoints(outlet) {
   }
   const summary = h("div", { id: "points-summary", "aria-live": "polite" }, loading());
   const expiringBox = h("div");
-  const list = h("ul", { class: "entries", "aria-label": "Points history" });
+  const stampsBox = h("div");
+  const list = h("ul", { class: "entries", "aria-label": t("points.historyLabel") });
   const historyStatus = h("div");
-  const more = h("button", { type: "button", class: "secondary", hidden: true }, "Show more");
+  const more = h("button", { type: "button", class: "secondary", hidden: true }, t("points.showMore"));
   const root = h(
     "section",
     { class: "view view-points" },
     summary,
     expiringBox,
-    h("h2", {}, "History"),
+    stampsBox,
+    h("h2", {}, t("points.history")),
     list,
     historyStatus,
     more,
@@ -133,13 +169,18 @@ export function renderPoints(outlet) {
       const me = await api("/me", { session: "member" });
       replace(summary, tierPanel(me));
     } catch (error) {
-      replace(summary, error.type === "offline" ? offlineBox("Points", loadAll) : problemBox(error, { retry: loadAll }));
+      replace(summary, error.type === "offline" ? offlineBox(t("points.what"), loadAll) : problemBox(error, { retry: loadAll }));
     }
     try {
       const expiring = await api("/me/points/expiring", { session: "member" });
       replace(expiringBox, expiringPanel(expiring));
     } catch {
       replace(expiringBox); // optional information: its absence is not worth an error
+    }
+    try {
+      replace(stampsBox, stampsPanel(await api("/me/stamps", { session: "member" })));
+    } catch {
+      replace(stampsBox); // likewise
     }
   }
 
@@ -150,7 +191,7 @@ export function renderPoints(outlet) {
       const { data, response } = await callApi(`/me/ledger?page=${page}&page_size=${PAGE_SIZE}`, { session: "member" });
       const entries = Array.isArray(data) ? data : data.items || [];
       list.append(...entries.map(entryRow));
-      replace(historyStatus, page === 1 && !entries.length ? h("p", { class: "hint" }, "Nothing yet: your purchases and rewards will show here.") : null);
+      replace(historyStatus, page === 1 && !entries.length ? h("p", { class: "hint" }, t("points.empty")) : null);
       let hasMore = entries.length === PAGE_SIZE;
       try {
         const pagination = JSON.parse(response.headers.get("X-Pagination") || "null");
@@ -160,8 +201,8 @@ export function renderPoints(outlet) {
       }
       more.hidden = !hasMore;
     } catch (error) {
-      if (error.routeMissing) replace(historyStatus, notAvailableBox("The points history"));
-      else if (error.type === "offline") replace(historyStatus, page === 1 ? null : offlineBox("Older entries"));
+      if (error.routeMissing) replace(historyStatus, notAvailableBox(t("points.historyWhat")));
+      else if (error.type === "offline") replace(historyStatus, page === 1 ? null : offlineBox(t("points.olderWhat")));
       else replace(historyStatus, problemBox(error));
     }
   }

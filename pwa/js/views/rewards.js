@@ -9,10 +9,13 @@
 
 import { api, newIdempotencyKey } from "../api.js";
 import { navigate } from "../router.js";
+import { t } from "../i18n.js";
 import { getSession } from "../session.js";
 import {
   describeBenefit,
+  describeProblem,
   formatPoints,
+  formatTime,
   h,
   humanise,
   loading,
@@ -21,6 +24,12 @@ import {
   problemBox,
   replace,
 } from "../ui.js";
+
+function fulfilment(status) {
+  const key = `fulfilment.${status}`;
+  const words = t(key);
+  return words === key ? humanise(status) : words;
+}
 
 function rewardDetails(reward) {
   const details = [];
@@ -33,12 +42,12 @@ function rewardDetails(reward) {
       ),
     );
   } else if (reward.kind === "free_item") {
-    details.push("Free item");
+    details.push(t("rewards.freeItem"));
   } else if (reward.kind) {
     details.push(humanise(reward.kind));
   }
-  if (reward.stock !== null && reward.stock !== undefined) details.push(`${reward.stock} left`);
-  if (reward.claims_left !== null && reward.claims_left !== undefined) details.push(`you can claim ${reward.claims_left} more`);
+  if (reward.stock !== null && reward.stock !== undefined) details.push(t("rewards.left", { count: reward.stock }));
+  if (reward.claims_left !== null && reward.claims_left !== undefined) details.push(t("rewards.claimsLeft", { count: reward.claims_left }));
   return details.join(" · ");
 }
 
@@ -49,18 +58,19 @@ export function renderRewards(outlet) {
     return undefined;
   }
   const status = h("div", { "aria-live": "polite" }, loading());
-  const list = h("ul", { class: "rewards", "aria-label": "Rewards" });
-  outlet.append(h("section", { class: "view view-rewards" }, status, list));
+  const list = h("ul", { class: "rewards", "aria-label": t("rewards.label") });
+  const history = h("div", { id: "claim-history" });
+  outlet.append(h("section", { class: "view view-rewards" }, status, list, history));
   const pendingKeys = new Map();
   const claimButtons = new Map(); // reward id → function that redraws its claim button
   let balance = null; // known after a claim; until then the API's `affordable` decides
 
   function claimResult(answer) {
-    const lines = [h("p", {}, h("strong", {}, "Claimed!"), ` ${formatPoints(answer.points_spent)} points spent; balance ${formatPoints(answer.points_balance)}.`)];
+    const lines = [h("p", {}, h("strong", {}, t("rewards.claimed")), ` ${t("rewards.spent", { points: formatPoints(answer.points_spent), balance: formatPoints(answer.points_balance) })}`)];
     if (answer.coupon) {
-      lines.push(h("p", {}, "Your coupon: ", h("code", { class: "coupon-code" }, answer.coupon.code), " — ", h("a", { href: "#/coupons" }, "see my coupons")));
+      lines.push(h("p", {}, `${t("rewards.yourCoupon")} `, h("code", { class: "coupon-code" }, answer.coupon.code), " — ", h("a", { href: "#/coupons" }, t("rewards.seeCoupons"))));
     }
-    if (answer.fulfilment_status) lines.push(h("p", { class: "hint" }, `Delivery: ${humanise(answer.fulfilment_status)}.`));
+    if (answer.fulfilment_status) lines.push(h("p", { class: "hint" }, t("rewards.delivery", { status: fulfilment(answer.fulfilment_status) })));
     return h("div", { class: "success", role: "status" }, lines);
   }
 
@@ -68,7 +78,7 @@ export function renderRewards(outlet) {
     if (!pendingKeys.has(reward.id)) pendingKeys.set(reward.id, newIdempotencyKey());
     const buttons = [...actions.querySelectorAll("button")];
     buttons.forEach((button) => (button.disabled = true));
-    replace(message, loading("Claiming…"));
+    replace(message, loading(t("rewards.claiming")));
     try {
       const answer = await api(`/me/rewards/${reward.id}/claim`, {
         method: "POST",
@@ -83,7 +93,7 @@ export function renderRewards(outlet) {
       for (const redraw of claimButtons.values()) redraw();
     } catch (error) {
       if (error.retryable) {
-        replace(message, problemBox(`${error.detail} Your claim may not have gone through; trying again is safe and never spends points twice.`, { retry: () => claim(reward, message, actions) }));
+        replace(message, problemBox(`${describeProblem(error)} ${t("rewards.retryNote")}`, { retry: () => claim(reward, message, actions) }));
       } else {
         pendingKeys.delete(reward.id);
         replace(message, problemBox(error));
@@ -97,12 +107,12 @@ export function renderRewards(outlet) {
     const actions = h("div", { class: "actions" });
     const affordable = () => (balance === null ? reward.affordable !== false : reward.cost_points <= balance);
     const canClaim = () => affordable() && reward.claims_left !== 0 && reward.stock !== 0;
-    const shortNote = h("p", { class: "hint" }, "Not enough points yet.");
+    const shortNote = h("p", { class: "hint" }, t("rewards.notEnough"));
     const showClaim = () => {
       shortNote.hidden = affordable();
       replace(
         actions,
-        h("button", { type: "button", class: "primary", disabled: !canClaim(), onclick: showConfirm }, `Claim for ${formatPoints(reward.cost_points)} points`),
+        h("button", { type: "button", class: "primary", disabled: !canClaim(), onclick: showConfirm }, t("rewards.claimFor", { points: formatPoints(reward.cost_points) })),
       );
     };
     claimButtons.set(reward.id, () => {
@@ -111,8 +121,8 @@ export function renderRewards(outlet) {
     const showConfirm = () =>
       replace(
         actions,
-        h("button", { type: "button", class: "primary", onclick: () => claim(reward, message, actions) }, `Spend ${formatPoints(reward.cost_points)} points`),
-        h("button", { type: "button", class: "secondary", onclick: showClaim }, "Cancel"),
+        h("button", { type: "button", class: "primary", onclick: () => claim(reward, message, actions) }, t("rewards.spend", { points: formatPoints(reward.cost_points) })),
+        h("button", { type: "button", class: "secondary", onclick: showClaim }, t("rewards.cancel")),
       );
     const item = h(
       "li",
@@ -135,14 +145,47 @@ export function renderRewards(outlet) {
     balance = null;
     try {
       const rewards = await api("/rewards", { session: "member" });
-      replace(status, rewards.length ? null : h("p", { class: "hint" }, "No rewards right now. Check back soon."));
+      replace(status, rewards.length ? null : h("p", { class: "hint" }, t("rewards.none")));
       list.append(...rewards.map(rewardItem));
+      loadClaims();
     } catch (error) {
-      if (error.routeMissing) replace(status, notAvailableBox("The rewards catalogue"));
-      else if (error.type === "offline") replace(status, offlineBox("Rewards", load));
+      if (error.routeMissing) replace(status, notAvailableBox(t("rewards.catalogue")));
+      else if (error.type === "offline") replace(status, offlineBox(t("rewards.what"), load));
       else replace(status, problemBox(error, { retry: load }));
     }
   }
+  async function loadClaims() {
+    try {
+      const claims = await api("/me/rewards/claims", { session: "member" });
+      replace(
+        history,
+        h("h2", {}, t("rewards.history")),
+        claims.length
+          ? h(
+              "ul",
+              { class: "entries", "aria-label": t("rewards.history") },
+              claims.map((claim) =>
+                h(
+                  "li",
+                  { class: "entry" },
+                  h(
+                    "div",
+                    { class: "entry-main" },
+                    h("span", { class: "entry-kind" }, claim.reward_name),
+                    h("span", { class: "entry-time" }, t("rewards.claimLine", { date: formatTime(claim.claimed_at), points: formatPoints(claim.points_spent) })),
+                    claim.fulfilment_status ? h("span", { class: "entry-reason" }, fulfilment(claim.fulfilment_status)) : null,
+                    claim.points_returned ? h("span", { class: "entry-reason" }, t("rewards.returned")) : null,
+                  ),
+                ),
+              ),
+            )
+          : h("p", { class: "hint" }, t("rewards.historyEmpty")),
+      );
+    } catch {
+      replace(history); // the catalogue above already says what is wrong
+    }
+  }
+
   load();
   return undefined;
 }
