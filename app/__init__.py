@@ -75,8 +75,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _subscribe_to_events(app: Flask) -> None:
     from app.cards.pass_updates import subscribe_pass_updates
+    from app.events import subscribe
+    from app.memberships import service as memberships
+    from app.profiles.service import record_signup_consents
+    from app.referrals import service as referrals
 
     subscribe_pass_updates(app)
+    subscribe(app, "member.signed_up", record_signup_consents)
+    subscribe(app, "member.signed_up", referrals.record_sighting)
+    subscribe(app, "member.logged_in", referrals.record_sighting)
+    subscribe(app, "member.signed_up", referrals.link_at_signup)
+    subscribe(app, "purchase.booked", referrals.note_qualifying_purchase)
+    subscribe(app, "purchase.booked", memberships.on_purchase_booked)
+    subscribe(app, "purchase.refunded", memberships.on_purchase_refunded)
 
 
 def _register_blueprints(api: Api) -> None:
@@ -89,7 +100,11 @@ def _register_blueprints(api: Api) -> None:
     from app.fraud.routes import blp as fraud_blp
     from app.ledger.routes import BLUEPRINTS as ledger_blueprints
     from app.me.routes import blp as me_blp
+    from app.memberships.routes import blp as memberships_blp
+    from app.privacy.routes import blp as privacy_blp
+    from app.profiles.routes import blp as profiles_blp
     from app.push.routes import blp as push_blp
+    from app.referrals.routes import blp as referrals_blp
     from app.rewards.routes import blp as rewards_blp
     from app.stores.routes import blp as stores_blp
     from app.till.routes import blp as till_blp
@@ -98,6 +113,10 @@ def _register_blueprints(api: Api) -> None:
         auth_blp,
         till_sessions_blp,
         me_blp,
+        profiles_blp,
+        privacy_blp,
+        referrals_blp,
+        memberships_blp,
         cards_blp,
         push_blp,
         *ledger_blueprints,

@@ -24,6 +24,9 @@ from app.demo import seed_demo
 from app.extensions import db
 from app.idempotency import prune_idempotency_keys
 from app.ledger.cli import ledger_group, points_group
+from app.memberships.cli import memberships_group
+from app.privacy.cli import retention_group
+from app.referrals.cli import referrals_group
 
 
 def register_commands(app: Flask) -> None:
@@ -35,6 +38,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(coupons)
     app.cli.add_command(ledger_group)
     app.cli.add_command(points_group)
+    app.cli.add_command(retention_group)
+    app.cli.add_command(referrals_group)
+    app.cli.add_command(memberships_group)
 
 
 @click.command("create-admin")

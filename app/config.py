@@ -22,9 +22,22 @@ def _int(name: str, default: int) -> int:
 
 
 # Feature settings documented with their feature in docs/ (fraud thresholds, Apple and Google
-# wallet credentials, APNs, card validity, push contact, branding defaults) are taken over as
-# they are given.
-FEATURE_SETTING_PREFIXES = ("FRAUD_", "APPLE_", "APNS_", "GOOGLE_", "CARD_", "PUSH_", "BRANDING_")
+# wallet credentials, APNs, card validity, push contact, branding defaults, mail sender,
+# retention periods, referral and membership rules) are taken over as they are given.
+FEATURE_SETTING_PREFIXES = (
+    "FRAUD_",
+    "APPLE_",
+    "APNS_",
+    "GOOGLE_",
+    "CARD_",
+    "PUSH_",
+    "BRANDING_",
+    "MAIL_",
+    "MAGIC_LINK_",
+    "PRIVACY_",
+    "REFERRAL_",
+    "MEMBERSHIP_",
+)
 
 
 def settings_from_environment() -> dict[str, Any]:

@@ -46,6 +46,7 @@ const SHELL_FILES = [
   "/pwa/js/ui.js",
   "/pwa/js/views/card.js",
   "/pwa/js/views/coupons.js",
+  "/pwa/js/views/referrals.js",
   "/pwa/js/views/login.js",
   "/pwa/js/views/points.js",
   "/pwa/js/views/rewards.js",

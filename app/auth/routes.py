@@ -7,9 +7,12 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import service
+from app.auth import magic_links, service
 from app.auth.schemas import (
     LoginSchema,
+    MagicLinkRedeemSchema,
+    MagicLinkRequestSchema,
+    MagicLinkSessionSchema,
     RefreshSchema,
     RegisteredSchema,
     RegisterSchema,
@@ -45,7 +48,12 @@ class Register(MethodView):
         """Join the programme as a member."""
         screen_member_signup()
         member, pair = service.register_member(
-            body["email"], body["password"], body["display_name"]
+            body["email"],
+            body["password"],
+            body["display_name"],
+            referral_code=body["referral_code"],
+            device_id=body["device_id"],
+            consents=body["consents"],
         )
         return {
             "member_id": member.id,
@@ -63,11 +71,47 @@ class Login(MethodView):
     @blp.alt_response(401, description="invalid-credentials")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Log in as a member or a staff account."""
-        pair = service.login(body["email"], body["password"], body["account"])
+        pair = service.login(
+            body["email"], body["password"], body["account"], device_id=body["device_id"]
+        )
         return {
             "access_token": pair.access_token,
             "refresh_token": pair.refresh_token,
             "role": pair.identity.role,
+        }
+
+
+@blp.route("/magic-link")
+class MagicLink(MethodView):
+    decorators = [limiter.limit(_login_limit)]
+
+    @blp.arguments(MagicLinkRequestSchema)
+    @blp.response(202)
+    def post(self, body: dict[str, Any]) -> None:
+        """E-mail me a sign-in link (or a sign-up link if I have no account yet)."""
+        signup = {
+            name: body[name]
+            for name in ("display_name", "referral_code", "device_id", "consents")
+            if body[name] is not None
+        }
+        magic_links.request_magic_link(body["email"], signup)
+
+
+@blp.route("/magic-link/session")
+class MagicLinkSession(MethodView):
+    decorators = [limiter.limit(_login_limit)]
+
+    @blp.arguments(MagicLinkRedeemSchema)
+    @blp.response(201, MagicLinkSessionSchema)
+    @blp.alt_response(401, description="invalid-magic-link")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Sign in with the token of an e-mailed link (it works once)."""
+        pair, created = magic_links.redeem_magic_link(body["token"])
+        return {
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "role": pair.identity.role,
+            "created": created,
         }
 
 

@@ -24,6 +24,7 @@ from app.auth.tokens import Identity, issue_access_token
 from app.cards.service import issue_card
 from app.db import utcnow
 from app.errors import Problem
+from app.events import DomainEvent, publish
 from app.extensions import db
 from app.fraud.attempts import note_attempt
 from app.stores.models import Till
@@ -82,8 +83,26 @@ def _token_pair(identity: Identity, family_id: str | None = None) -> TokenPair:
     )
 
 
-def register_member(email: str, password: str, display_name: str) -> tuple[Member, TokenPair]:
-    """Create a member account and log it in."""
+def device_hash(device_id: str | None) -> str | None:
+    """Return the form of an app's device id that leaves the auth package (its SHA-256)."""
+    return sha256_hex(device_id) if device_id else None
+
+
+def register_member(
+    email: str,
+    password: str,
+    display_name: str,
+    *,
+    referral_code: str | None = None,
+    device_id: str | None = None,
+    consents: dict[str, bool] | None = None,
+) -> tuple[Member, TokenPair]:
+    """Create a member account and log it in.
+
+    Announces ``member.signed_up`` with what the sign-up brought along (a referral code, the
+    consents ticked, a hash of the device id), for the referral and consent packages. Events
+    may travel on (the outbox, webhooks), so they carry no raw device id and no address.
+    """
     email = normalise_email(email)
     if db.session.scalar(select(Member.id).where(Member.email == email)) is not None:
         raise _email_taken()
@@ -97,10 +116,38 @@ def register_member(email: str, password: str, display_name: str) -> tuple[Membe
     except IntegrityError:
         raise _email_taken() from None
     issue_card(member.id)
-    return member, _token_pair(Identity("member", member.id, "member"))
+    publish(
+        DomainEvent(
+            "member.signed_up",
+            {
+                "referral_code": referral_code,
+                "device_hash": device_hash(device_id),
+                "consents": dict(consents or {}),
+            },
+            member_id=member.id,
+        )
+    )
+    return member, login_member(member, device_id=device_id, announce=False)
 
 
-def login(email: str, password: str, account: str | None = None) -> TokenPair:
+def login_member(
+    member: Member, *, device_id: str | None = None, announce: bool = True
+) -> TokenPair:
+    """Start a login of a member (``member.logged_in`` tells who signed in from where)."""
+    if announce:
+        publish(
+            DomainEvent(
+                "member.logged_in",
+                {"device_hash": device_hash(device_id)},
+                member_id=member.id,
+            )
+        )
+    return _token_pair(Identity("member", member.id, "member"))
+
+
+def login(
+    email: str, password: str, account: str | None = None, *, device_id: str | None = None
+) -> TokenPair:
     """Check credentials of a member or staff account and start a login."""
     email = normalise_email(email)
     member = (
@@ -111,7 +158,7 @@ def login(email: str, password: str, account: str | None = None) -> TokenPair:
     if member is not None:
         if not password_matches(member.password_hash, password):
             raise _invalid_credentials()
-        return _token_pair(Identity("member", member.id, "member"))
+        return login_member(member, device_id=device_id)
     staff = (
         None
         if account == "member"

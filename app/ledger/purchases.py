@@ -163,6 +163,7 @@ def book_purchase(
                 "currency": programme.currency,
                 "points_earned": points,
                 "till_id": at.till_id,
+                "lines": list(lines or []),
             },
             member_id=member.id,
             store_id=at.store_id,
@@ -206,10 +207,27 @@ def points_to_refund(purchase: Purchase, amount_cents: int) -> int:
     return min(owed_after, purchase.points_earned) - purchase.points_refunded
 
 
+def _returned_lines(purchase: Purchase, lines: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    if lines is not None:
+        return list(lines)
+    if purchase.refunded_cents == purchase.amount_cents:
+        return list(purchase.lines or [])  # a full refund returns every line
+    return []
+
+
 def book_refund(
-    purchase: Purchase, member: Member, *, at: TillStaff, amount_cents: int
+    purchase: Purchase,
+    member: Member,
+    *,
+    at: TillStaff,
+    amount_cents: int,
+    lines: list[dict[str, Any]] | None = None,
 ) -> BookedRefund:
-    """Refund (part of) a locked purchase of a locked member and take back its points."""
+    """Refund (part of) a locked purchase of a locked member and take back its points.
+
+    ``lines`` are the returned lines as the till reported them (a full refund without lines
+    returns every line); ``purchase.refunded`` carries them for subscribers.
+    """
     points = points_to_refund(purchase, amount_cents)
     entry = post_ledger_entry(
         purchase.member_id,
@@ -244,6 +262,9 @@ def book_refund(
                 "amount_cents": amount_cents,
                 "points_refunded": points,
                 "till_id": at.till_id,
+                "refunded_cents": purchase.refunded_cents,
+                "remaining_cents": purchase.amount_cents - purchase.refunded_cents,
+                "lines": _returned_lines(purchase, lines),
             },
             member_id=purchase.member_id,
             store_id=at.store_id,

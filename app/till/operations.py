@@ -230,7 +230,11 @@ class RefundPurchase(TillOperation):
         assert visit.member is not None
         purchase: Purchase = self.facts["purchase"]
         booked = book_refund(
-            purchase, visit.member, at=till.staff, amount_cents=self.payload["amount_cents"]
+            purchase,
+            visit.member,
+            at=till.staff,
+            amount_cents=self.payload["amount_cents"],
+            lines=self.payload.get("lines"),
         )
         lines = self.payload.get("lines")
         if lines is None and purchase.refunded_cents == purchase.amount_cents:

@@ -1,7 +1,7 @@
 """the shop's branding (name, colours, logo), edited in the back office
 
 Revision ID: 5d7b01e264ed
-Revises: a9c4e1f7b209
+Revises: 958f071fab96
 Create Date: 2026-12-01 22:17:41.232982
 
 """
@@ -13,7 +13,7 @@ import app.db
 
 # revision identifiers, used by Alembic.
 revision = '5d7b01e264ed'
-down_revision = 'a9c4e1f7b209'
+down_revision = '958f071fab96'
 branch_labels = None
 depends_on = None
 

@@ -15,13 +15,15 @@ import { currentPath, navigate, route, startRouter } from "./router.js";
 import { getSession } from "./session.js";
 import { toast } from "./ui.js";
 
-const MEMBER_PATHS = new Set(["/card", "/points", "/rewards", "/coupons"]);
+const MEMBER_PATHS = new Set(["/card", "/points", "/rewards", "/coupons", "/referrals"]);
 const TITLE_KEYS = {
   "/login": "title.login",
   "/card": "title.card",
   "/points": "title.points",
   "/rewards": "title.rewards",
   "/coupons": "title.coupons",
+  "/referrals": "title.referrals",
+  "/join": "title.join",
   "/till": "title.till",
   "/staff": "title.staff",
 };
@@ -109,6 +111,8 @@ function main() {
   route("/points", () => import("./views/points.js").then((m) => m.renderPoints));
   route("/rewards", () => import("./views/rewards.js").then((m) => m.renderRewards));
   route("/coupons", () => import("./views/coupons.js").then((m) => m.renderCoupons));
+  route("/referrals", () => import("./views/referrals.js").then((m) => m.renderReferrals));
+  route("/join", () => import("./views/login.js").then((m) => m.renderLogin));
   route("/till", () => import("./views/till.js").then((m) => m.renderTill));
   route("/staff", () => import("./views/staff.js").then((m) => m.renderStaff));
   startRouter(document.getElementById("view"), { defaultPath: startPath, changed: updateFrame });

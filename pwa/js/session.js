@@ -64,3 +64,14 @@ export function getCachedCard() {
 export function setCachedCard(card) {
   write("card", card);
 }
+
+/** Return this device's random id (made once), sent at sign-up and sign-in for referral checks. */
+export function getDeviceId() {
+  let id = read("device-id");
+  if (!id) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    write("device-id", id);
+  }
+  return id;
+}

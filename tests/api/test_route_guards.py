@@ -11,6 +11,8 @@ PUBLIC_ROUTES = {
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/auth/logout"),
+    ("POST", "/api/v1/auth/magic-link"),
+    ("POST", "/api/v1/auth/magic-link/session"),
     ("POST", "/api/v1/till/sessions"),
     ("GET", "/api/v1/push/vapid-public-key"),
     ("GET", "/api/v1/branding"),

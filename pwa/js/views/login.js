@@ -1,5 +1,6 @@
 /**
  * `#/login`: members sign in or join. Till and staff sign-ins live on their own views.
+ * `#/join?ref=CODE` (a member's referral link) opens the join form with the code filled in.
  *
  * Signing in asks for the member account explicitly (`account: "member"`), so an e-mail that
  * also belongs to a staff account still opens the member's wallet here.
@@ -7,7 +8,7 @@
 
 import { api } from "../api.js";
 import { navigate } from "../router.js";
-import { setSession } from "../session.js";
+import { getDeviceId, setSession } from "../session.js";
 import { shopName } from "../branding.js";
 import { t } from "../i18n.js";
 import { busy, field, formValues, h, problemBox, replace } from "../ui.js";
@@ -34,7 +35,7 @@ function signInForm(message) {
     try {
       const pair = await api("/auth/login", {
         method: "POST",
-        body: { email: values.email, password: values.password, account: "member" },
+        body: { email: values.email, password: values.password, account: "member", device_id: getDeviceId() },
       });
       setSession("member", { ...pair, email: values.email });
       navigate("/card");
@@ -47,7 +48,7 @@ function signInForm(message) {
   return form;
 }
 
-function joinForm(message) {
+function joinForm(message, referralCode) {
   const form = h(
     "form",
     { class: "stack", "aria-label": t("login.join"), novalidate: true },
@@ -60,6 +61,7 @@ function joinForm(message) {
       required: true,
       minlength: 8,
     }),
+    field(t("login.referralCode"), { name: "referral_code", autocomplete: "off", maxlength: 32, value: referralCode || "" }),
     message,
     h("button", { type: "submit", class: "primary" }, t("login.joinButton")),
   );
@@ -73,7 +75,9 @@ function joinForm(message) {
     }
     const done = busy(form);
     try {
-      const registered = await api("/auth/register", { method: "POST", body: values });
+      const body = { ...values, device_id: getDeviceId() };
+      if (!body.referral_code) delete body.referral_code;
+      const registered = await api("/auth/register", { method: "POST", body });
       setSession("member", { ...registered, role: "member", email: values.email });
       navigate("/card");
     } catch (error) {
@@ -86,7 +90,8 @@ function joinForm(message) {
 }
 
 /** Render the member sign-in and join forms. */
-export function renderLogin(outlet) {
+export function renderLogin(outlet, params) {
+  const referralCode = params && params.get("ref");
   const message = h("div", { class: "message", "aria-live": "polite" });
   const logo = h("img", { src: "/pwa/icons/icon-192.png", alt: "", width: 72, height: 72 });
   const heading = h("p", { class: "shop-name", id: "shop-name" }, shopName());
@@ -94,7 +99,7 @@ export function renderLogin(outlet) {
   const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": t("login.tabs") });
   const show = (which) => {
     for (const tab of tabs.children) tab.setAttribute("aria-selected", String(tab.dataset.tab === which));
-    replace(panel, which === "join" ? joinForm(message) : signInForm(message));
+    replace(panel, which === "join" ? joinForm(message, referralCode) : signInForm(message));
   };
   tabs.append(
     h("button", { type: "button", role: "tab", dataset: { tab: "signin" }, onclick: () => show("signin") }, t("login.signIn")),
@@ -115,5 +120,5 @@ export function renderLogin(outlet) {
       ),
     ),
   );
-  show("signin");
+  show(referralCode ? "join" : "signin");
 }

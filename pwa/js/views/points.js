@@ -155,6 +155,7 @@ export function renderPoints(outlet) {
     summary,
     expiringBox,
     stampsBox,
+    h("p", {}, h("a", { href: "#/referrals", id: "invite-link" }, t("points.invite"))),
     h("h2", {}, t("points.history")),
     list,
     historyStatus,

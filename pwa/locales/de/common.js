@@ -18,6 +18,8 @@ export default {
   "title.coupons": "Gutscheine",
   "title.till": "Kasse",
   "title.staff": "Personal",
+  "title.referrals": "Freunde einladen",
+  "title.join": "Mitmachen",
   "nav.card": "Karte",
   "nav.points": "Punkte",
   "nav.rewards": "Prämien",

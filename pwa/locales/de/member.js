@@ -58,6 +58,8 @@ export default {
   "points.expiringOn": "{points} Punkte am {date}",
   "points.keepAlive": "Sammeln oder Einlösen hält Ihre Punkte am Leben.",
   "points.history": "Verlauf",
+  "points.invite": "Freunde einladen und Punkte sammeln",
+  "login.referralCode": "Empfehlungscode (optional)",
   "points.historyLabel": "Punkteverlauf",
   "points.showMore": "Mehr zeigen",
   "points.empty": "Noch nichts: Ihre Einkäufe und Prämien erscheinen hier.",

@@ -18,6 +18,8 @@ export default {
   "title.coupons": "Coupons",
   "title.till": "Till",
   "title.staff": "Staff",
+  "title.referrals": "Invite friends",
+  "title.join": "Join",
   "nav.card": "Card",
   "nav.points": "Points",
   "nav.rewards": "Rewards",

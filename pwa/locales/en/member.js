@@ -58,6 +58,8 @@ export default {
   "points.expiringOn": "{points} points on {date}",
   "points.keepAlive": "Collecting or spending points keeps them alive.",
   "points.history": "History",
+  "points.invite": "Invite friends and earn points",
+  "login.referralCode": "Referral code (optional)",
   "points.historyLabel": "Points history",
   "points.showMore": "Show more",
   "points.empty": "Nothing yet: your purchases and rewards will show here.",

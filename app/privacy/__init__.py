@@ -1,0 +1,1 @@
+"""The member's data on request (GDPR): export, erasure, and the retention job."""

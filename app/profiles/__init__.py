@@ -1,0 +1,1 @@
+"""The member's profile and their consents per purpose."""

@@ -1,0 +1,1 @@
+"""Referrals: members recommend the shop and both sides are rewarded after a real purchase."""
