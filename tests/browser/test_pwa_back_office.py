@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,13 @@ def test_a_manager_finds_a_member_adjusts_points_and_sees_the_ledger(
     laptop.get_by_role("button", name="Unblock member").click()
     laptop.get_by_role("button", name=f"Confirm: unblock {ADA}").click()
     laptop.get_by_text(f"{ADA} is unblocked.").wait_for()
+    if has_route(shop.app, "/api/v1/members/<int:member_id>/export"):
+        privacy = laptop.locator("section.panel", has_text="Consent and the member's data")
+        expect(privacy.locator("table")).to_contain_text("Marketing")
+        with laptop.expect_download() as download:
+            privacy.get_by_role("button", name="Export the member's data").click()
+        with zipfile.ZipFile(download.value.path()) as archive:
+            assert archive.namelist()  # the member issue's export: one file per kind of record
 
 
 def test_a_manager_adds_a_till_and_reads_its_key_as_text_and_qr(shop: Shop, laptop: Any) -> None:

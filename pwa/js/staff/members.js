@@ -52,7 +52,7 @@ async function search(text) {
     const answer = await call(`/members?${new URLSearchParams({ q: text })}`);
     return Array.isArray(answer) ? answer : answer.items || answer.members || [];
   } catch (error) {
-    if (error.routeMissing) throw { detail: t("staff.members.searchPending") };
+    if (error.routeMissing || error.status === 405) throw { detail: t("staff.members.searchPending") };
     throw error;
   }
 }
@@ -79,7 +79,8 @@ async function showMember(container, memberId) {
       detail = await call(`/members/${memberId}`);
       member = { member_id: detail.member_id, name: detail.display_name, points_balance: detail.points_balance, tier: detail.tier, blocked: detail.blocked };
     } catch (error) {
-      if (!error.routeMissing) throw error;
+      // Not deployed: 404, or 405 where another API serves the same URL with other methods.
+      if (!error.routeMissing && error.status !== 405) throw error;
       member = await call(`/members/${memberId}/points`);
     }
   } catch (error) {
@@ -187,7 +188,7 @@ async function showMember(container, memberId) {
 
 /**
  * Consent, data export and erasure on the member's request (member issue's API:
- * `GET /members/{id}/consents`, `GET /members/{id}/export`, `DELETE /members/{id} {reason}`);
+ * `GET /members/{id}/consents`, `GET /members/{id}/export` (a zip), `DELETE /members/{id} {reason}`);
  * nothing is shown where that API is not deployed.
  */
 async function privacyPanel(member) {
@@ -202,9 +203,9 @@ async function privacyPanel(member) {
   exportButton.addEventListener("click", async () => {
     exportButton.disabled = true;
     try {
-      const data = await call(`/members/${member.member_id}/export`);
-      const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
-      const link = h("a", { href: url, download: `member-${member.member_id}-export.json`, hidden: true }, "download");
+      const { data } = await callApi(`/members/${member.member_id}/export`, { session: "staff", as: "blob", accept: "application/zip, application/problem+json" });
+      const url = URL.createObjectURL(data);
+      const link = h("a", { href: url, download: `member-${member.member_id}-export.zip`, hidden: true }, "download");
       document.body.append(link);
       link.click();
       link.remove();

@@ -485,7 +485,7 @@ export default {
   "staff.members.granted": "Erteilt",
   "staff.members.notGranted": "Nicht erteilt",
   "staff.members.export": "Daten des Mitglieds exportieren",
-  "staff.members.exported": "Die Daten des Mitglieds wurden als JSON-Datei heruntergeladen. Bitte sicher übergeben.",
+  "staff.members.exported": "Die Daten des Mitglieds wurden als ZIP-Datei heruntergeladen. Bitte sicher übergeben.",
   "staff.members.eraseReason": "Grund der Löschung (Wunsch des Mitglieds)",
   "staff.members.erase": "Mitglied löschen",
   "staff.members.eraseConfirm": "Bestätigen: {name} endgültig löschen",

@@ -485,7 +485,7 @@ export default {
   "staff.members.granted": "Given",
   "staff.members.notGranted": "Not given",
   "staff.members.export": "Export the member's data",
-  "staff.members.exported": "The member's data was downloaded as a JSON file. Hand it over securely.",
+  "staff.members.exported": "The member's data was downloaded as a zip file. Hand it over securely.",
   "staff.members.eraseReason": "Reason for erasure (the member's request)",
   "staff.members.erase": "Erase this member",
   "staff.members.eraseConfirm": "Confirm: erase {name} for good",
