@@ -20,7 +20,7 @@ from app import extensions, models, transactions  # noqa: F401  (models: registe
 from app.auth.access import check_access_early
 from app.config import settings_from_environment
 from app.db import configure_sqlite
-from app.errors import register_error_handlers
+from app.errors import ProblemApi, register_error_handlers
 from app.instance_secrets import InstanceSecrets
 from app.logs import configure_logging
 
@@ -58,7 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         configure_sqlite(extensions.db.engine)
     extensions.migrate.init_app(app, extensions.db, directory=MIGRATIONS_DIRECTORY)
     extensions.limiter.init_app(app)
-    api = Api(app)
+    api = ProblemApi(app)
     app.extensions["lw_api"] = api
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

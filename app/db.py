@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from sqlalchemy import DateTime, Dialect, Engine, MetaData, event, func
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -47,6 +49,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def insert_unless_present(dialect_name: str, model: Any, values: dict[str, Any]) -> Any:
+    """Build ``INSERT ... ON CONFLICT DO NOTHING`` for the dialect (one statement, no savepoint).
+
+    Add ``.returning(...)``: no row back means the row was there already (or a concurrent
+    transaction holding it committed first: PostgreSQL waits for it).
+    """
+    if dialect_name == "postgresql":
+        return postgresql_insert(model).values(**values).on_conflict_do_nothing()
+    if dialect_name == "sqlite":
+        return sqlite_insert(model).values(**values).on_conflict_do_nothing()
+    raise NotImplementedError(f"no conflict-ignoring insert for {dialect_name}")
 
 
 def utcnow() -> datetime:

@@ -16,7 +16,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from apispec import BasePlugin
 from flask import Flask, Response, g, has_request_context, json, request
+from flask_smorest import Api
+from marshmallow import INCLUDE, Schema, fields
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("app.errors")
@@ -222,6 +225,56 @@ def _from_http_exception(exc: HTTPException) -> Problem:
         exc.description if status != 500 else "Something went wrong on our side.",
         headers=headers,
     )
+
+
+class ProblemSchema(Schema):
+    """The error body of every answer: RFC 9457 problem details (``application/problem+json``)."""
+
+    class Meta:
+        unknown = INCLUDE  # a refusal may add members (redeemed_at, retry_after, ...)
+
+    type = fields.String(required=True, metadata={"description": "stable kebab-case type"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    errors = fields.Dict(metadata={"description": "field problems (validation-error)"})
+
+
+class ProblemResponses(BasePlugin):
+    """An apispec plugin: every error answer of every operation is a problem document."""
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        """Give each 4xx/5xx response that names no content the problem+json content."""
+        for operation in (operations or {}).values():
+            for status, response in operation.get("responses", {}).items():
+                if str(status)[0] in "45" and isinstance(response, dict):
+                    response.setdefault(
+                        "content",
+                        {PROBLEM_MIMETYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                    )
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, documenting every error answer as ``application/problem+json``."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
+        assert self.spec is not None
+        if "Problem" not in self.spec.components.schemas:  # unless an error response did
+            self.spec.components.schema("Problem", schema=ProblemSchema)
+
+    def _register_responses(self) -> None:
+        # The error response components are built with the default response content type;
+        # build them with the problem type instead (success answers stay application/json).
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_MIMETYPE
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE
 
 
 def register_error_handlers(app: Flask) -> None:

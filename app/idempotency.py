@@ -20,11 +20,10 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Response, current_app, request
-from sqlalchemy import String, Text, delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String, Text, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, created_at, utcnow
+from app.db import Base, created_at, insert_unless_present, utcnow
 from app.errors import Problem
 from app.extensions import db
 
@@ -85,7 +84,8 @@ def _replay(row: IdempotencyKey) -> Response:
 class IdempotencyClaim:
     """A key claimed for this request, or the first answer to replay if it was used before."""
 
-    row: IdempotencyKey
+    scope: str
+    key: str
     replay: Response | None = None
 
 
@@ -94,39 +94,46 @@ def claim_idempotency_key(
 ) -> IdempotencyClaim:
     """Claim (scope, key) in this transaction, or find the first answer given under it.
 
-    The key comes from the request's header unless given (offline sync passes each event's
-    own UUID). A key used before for a different request is refused.
+    One ``INSERT ... ON CONFLICT DO NOTHING``: a concurrent request with the same key waits for
+    the first one's transaction and then finds its row. The key comes from the request's header
+    unless given. A key used before for a different request is refused.
     """
     key = key or idempotency_key_from_request()
     fingerprint = request_fingerprint(operation, payload)
-    claim = IdempotencyKey(scope=scope, key=key, operation=operation, request_hash=fingerprint)
-    try:
-        with db.session.begin_nested():
-            db.session.add(claim)
-    except IntegrityError:
-        existing = db.session.execute(
-            select(IdempotencyKey)
-            .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-            .execution_options(populate_existing=True)
-        ).scalar_one()
-        if existing.request_hash != fingerprint:
-            raise Problem(
-                "idempotency-key-reused",
-                422,
-                "Idempotency-Key reused",
-                "This Idempotency-Key was used for a different request; use a new key.",
-            ) from None
-        return IdempotencyClaim(existing, _replay(existing))
-    return IdempotencyClaim(claim)
+    claimed = db.session.execute(
+        insert_unless_present(
+            db.session.get_bind().dialect.name,
+            IdempotencyKey,
+            {"scope": scope, "key": key, "operation": operation, "request_hash": fingerprint},
+        ).returning(IdempotencyKey.key)
+    ).first()
+    if claimed is not None:
+        return IdempotencyClaim(scope, key)
+    existing = db.session.execute(
+        select(IdempotencyKey)
+        .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if existing.request_hash != fingerprint:
+        raise Problem(
+            "idempotency-key-reused",
+            422,
+            "Idempotency-Key reused",
+            "This Idempotency-Key was used for a different request; use a new key.",
+        )
+    return IdempotencyClaim(scope, key, _replay(existing))
 
 
 def answer_idempotent(claim: IdempotencyClaim, body: dict[str, Any], status: int) -> Response:
     """Store the answer under the claimed key (in this transaction) and return it."""
-    claim.row.status_code = status
-    claim.row.response_body = json.dumps(body, default=str)
-    return current_app.response_class(
-        claim.row.response_body, status=status, mimetype="application/json"
+    text = json.dumps(body, default=str)
+    db.session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.scope == claim.scope, IdempotencyKey.key == claim.key)
+        .values(status_code=status, response_body=text)
+        .execution_options(synchronize_session=False)
     )
+    return current_app.response_class(text, status=status, mimetype="application/json")
 
 
 def run_idempotent(

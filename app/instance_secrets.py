@@ -48,6 +48,7 @@ class InstanceSecrets:
         self.path = self.folder / SECRETS_FILE
         self._cache: dict[str, Any] | None = None
         self._cache_mtime: float | None = None
+        self._parsed_token_keys: tuple[Any, list[TokenKey]] | None = None
 
     @contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
@@ -107,12 +108,16 @@ class InstanceSecrets:
         if not entries:
             self.rotate_token_key()
             entries = self._data()["token_keys"]
-        return [
+        if self._parsed_token_keys is not None and self._parsed_token_keys[0] is entries:
+            return list(self._parsed_token_keys[1])  # the file did not change since then
+        keys = [
             TokenKey(
                 e["kid"], base64.b64decode(e["secret"]), datetime.fromisoformat(e["created_at"])
             )
             for e in entries
         ]
+        self._parsed_token_keys = (entries, keys)
+        return keys
 
     def rotate_token_key(self, keep: int = 2) -> TokenKey:
         """Add a new access-token signing key and keep only the newest ``keep`` keys."""

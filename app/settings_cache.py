@@ -64,6 +64,16 @@ def _process_cache() -> _ProcessCache:
     return cache
 
 
+def versions_query() -> Any:
+    """Return the columns that read every setting's version (to join into another query)."""
+    return SettingsVersion.name, SettingsVersion.version
+
+
+def prime_versions(versions: dict[str, int]) -> None:
+    """Take this request's versions from a query that read them along with something else."""
+    g.settings_versions = versions
+
+
 def _versions() -> dict[str, int]:
     """Return every setting's version, read once per request."""
     versions: dict[str, int] | None = g.get("settings_versions")

@@ -19,6 +19,9 @@ from wallet.keys import KeyRing
 DOCUMENT = "card-signing-keys"
 
 
+PARSED_RING = "lw_card_key_ring"
+
+
 def card_validity() -> timedelta:
     """Return how long a card (and so a static code) stays valid."""
     return timedelta(days=int(current_app.config.get("CARD_VALIDITY_DAYS", 730)))
@@ -34,7 +37,16 @@ def card_key_ring() -> KeyRing:
             return current or KeyRing.generate(utcnow()).to_json()
 
         stored = secrets.update_document(DOCUMENT, create_if_missing)
-    return KeyRing.from_json(stored)
+    # Parsing the ring builds Ed25519 keys: keep the parsed ring for as long as the stored
+    # document is the same object (the instance secrets re-read the file when it changes on
+    # disk, after a rotation by any process, and then hand out a new object).
+    cached = current_app.extensions.get(PARSED_RING)
+    if cached is not None and cached[0] is stored:
+        ring: KeyRing = cached[1]
+        return ring
+    ring = KeyRing.from_json(stored)
+    current_app.extensions[PARSED_RING] = (stored, ring)
+    return ring
 
 
 def rotate_card_key() -> KeyRing:

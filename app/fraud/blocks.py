@@ -8,21 +8,21 @@ one type and one wording wherever it happens:
 
 * ``refuse_blocked_till``: a till blocked after its session was opened is refused at once
   (``till-blocked``, 403), not only at its next login. The refusal is on record as an attempt.
-* ``refuse_blocked_card`` and ``refuse_blocked_member``: ``card-blocked`` or
-  ``member-blocked`` (403), for the card presented and the member it belongs to.
+* ``card_blocked`` and ``member_blocked``: the refusals of a blocked card or member; the till
+  pipeline reads both blocks with the member's row (``app.till.pipeline.load_member``).
 """
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select, true
 
-from app.accounts.models import Member
+from app.accounts.models import StaffAccount
 from app.errors import Problem
 from app.extensions import db
 from app.fraud.attempts import note_attempt
-from app.fraud.models import CardBlock
 from app.stores.models import Till
 
 
@@ -43,21 +43,24 @@ def member_blocked() -> Problem:
     )
 
 
-def refuse_blocked_till(till_id: int | None, store_id: int | None, staff_id: int) -> None:
-    """Refuse a till request with ``till-blocked`` if staff blocked the till (or it is gone)."""
-    blocked = db.session.scalar(select(Till.blocked).where(Till.id == till_id))
-    if blocked is None or blocked:
+def refuse_blocked_till(
+    till_id: int | None, store_id: int | None, staff_id: int, *, also: Sequence[Any] = ()
+) -> tuple[str | None, list[Row[Any]]]:
+    """Refuse a till request with ``till-blocked`` if staff blocked the till (or it is gone).
+
+    Returns the cashier's e-mail (for the self-dealing rule) and the rows of the columns in
+    ``also`` (read in the same statement: the till asks for the settings versions here).
+    """
+    query = (
+        select(Till.blocked, StaffAccount.email, *also)
+        .select_from(Till)
+        .outerjoin(StaffAccount, StaffAccount.id == staff_id)
+        .where(Till.id == till_id)
+    )
+    if also:
+        query = query.outerjoin(also[0].table, true())
+    rows = list(db.session.execute(query))
+    if not rows or rows[0].blocked:
         note_attempt("till-request", till_id=till_id, store_id=store_id, staff_id=staff_id)
         raise till_blocked()
-
-
-def refuse_blocked_card(card_id: uuid.UUID) -> None:
-    """Refuse a presented card with ``card-blocked`` if staff blocked it."""
-    if db.session.get(CardBlock, str(card_id)) is not None:
-        raise card_blocked()
-
-
-def refuse_blocked_member(member_id: int) -> None:
-    """Refuse a member with ``member-blocked`` if staff blocked them (no lock taken)."""
-    if db.session.scalar(select(Member.blocked).where(Member.id == member_id)):
-        raise member_blocked()
+    return rows[0].email, rows

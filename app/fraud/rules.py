@@ -71,6 +71,7 @@ class Caller:
     till_id: int | None = None
     store_id: int | None = None
     client_address: str | None = None
+    email: str | None = None  # the staff account's e-mail on a till session, when known
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class RiskContext:
     amount_cents: int | None
     settings: Mapping[str, Mapping[str, Any]]
     now: datetime
+    member_email: str | None = None  # when the caller has the member's row already
 
 
 def _hit(
@@ -205,12 +207,18 @@ def _self_dealing(ctx: RiskContext) -> RuleHit | None:
         return None
     if not ctx.settings["self-dealing"]["operations"].get(ctx.operation, False):
         return None
-    same_person = db.session.scalar(
-        select(StaffAccount.id)
-        .join(Member, Member.email == StaffAccount.email)
-        .where(StaffAccount.id == caller.subject_id, Member.id == ctx.member_id)
-    )
-    if same_person is None:
+    if caller.email is not None and ctx.member_email is not None:
+        same_person = caller.email == ctx.member_email  # both rows were read already
+    else:
+        same_person = (
+            db.session.scalar(
+                select(StaffAccount.id)
+                .join(Member, Member.email == StaffAccount.email)
+                .where(StaffAccount.id == caller.subject_id, Member.id == ctx.member_id)
+            )
+            is not None
+        )
+    if not same_person:
         return None
     return _hit(ctx, "self-dealing", {"operation": ctx.operation, "staff_id": caller.subject_id})
 

@@ -12,7 +12,7 @@ stores only; members and cards they may block wherever they are used.
 
 Every staff action here (resolve, block, unblock, rule change) writes a ``staff_audit`` row in
 the same transaction as the action itself, so an action and its audit entry exist together or
-not at all. Manager approvals on the till are audited by ``app.fraud.rules``.
+not at all. Manager approvals on the till are audited by ``app.fraud.verdict``.
 
 Answers name people and places beside their ids (``member``, ``staff``, ``store``, ``till``,
 ``resolved_by_staff`` as ``{"id", "name"}``, see ``app.naming``), resolved with one query per

@@ -74,6 +74,7 @@ def risk_context(
     card_id: uuid.UUID | None = None,
     credential: str | None = None,
     amount_cents: int | None = None,
+    member_email: str | None = None,
 ) -> RiskContext:
     """Build the rules' view of a request, with the current settings and time."""
     return RiskContext(
@@ -85,6 +86,7 @@ def risk_context(
         amount_cents=amount_cents,
         settings=rule_settings(),
         now=utcnow(),
+        member_email=member_email,
     )
 
 

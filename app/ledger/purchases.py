@@ -4,11 +4,12 @@ The till pipeline (``app.till.pipeline``) has presented the card, checked blocks
 member row (``SELECT ... FOR UPDATE``: this member's earnings, refunds and tier changes run one
 at a time from there to commit) and run the fraud rules. Then ``book_purchase``:
 
-1. inserts the ``purchases`` row in a savepoint; the UNIQUE (store, receipt) index refuses a
-   receipt booked before (``duplicate-receipt``), also one booked concurrently by another till;
-2. reviews the tier (a period boundary may have passed), computes the points, posts the
-   ``earn`` entry (balance and entry together), checks for an upgrade;
-3. announces ``purchase.booked``.
+1. reviews the tier (a period boundary may have passed), computes the points, posts the
+   ``earn`` entry (balance and entry together);
+2. inserts the complete ``purchases`` row (``INSERT ... ON CONFLICT DO NOTHING``); the UNIQUE
+   (store, receipt) index turns a receipt booked before, also one booked concurrently by
+   another till, into no row: ``duplicate-receipt``, and the entry goes with the rollback;
+3. checks for a tier upgrade and announces ``purchase.booked``.
 
 Stamps are added by the till (``app.rewards.stamps``), not from here: the ledger imports
 nothing above it. If anything fails, the request rolls back and none of it stays: no purchase,
@@ -31,9 +32,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Member
+from app.db import insert_unless_present
 from app.errors import DomainError
 from app.events import DomainEvent, publish
 from app.extensions import db
@@ -48,7 +49,7 @@ from app.ledger.earning import (
 )
 from app.ledger.models import LedgerEntry, Purchase, PurchaseRefund
 from app.ledger.service import post_ledger_entry
-from app.ledger.tiers import TierLevel, refresh_tier
+from app.ledger.tiers import QualifyingPoints, TierLevel, refresh_tier
 
 RECEIPT_REFERENCE = "receipt"
 
@@ -66,7 +67,8 @@ class TillStaff:
 class BookedPurchase:
     """A purchase just booked, with the entry that credited its points."""
 
-    purchase: Purchase
+    purchase_id: int
+    points_earned: int
     entry: LedgerEntry
     tier: TierLevel
     promotion: RunningPromotion | None
@@ -110,28 +112,15 @@ def book_purchase(
     programme: Programme,
     now: datetime,
 ) -> BookedPurchase:
-    """Book a receipt for a (locked) member and credit the points it earns."""
-    purchase = Purchase(
-        store_id=at.store_id,
-        receipt_id=receipt_id,
-        till_id=at.till_id,
-        staff_id=at.staff_id,
-        member_id=member.id,
-        card_id=str(card_id),
-        amount_cents=amount_cents,
-        currency=programme.currency,
-        lines=lines or None,
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(purchase)
-    except IntegrityError:
-        raise DomainError(
-            "duplicate-receipt",
-            f"Receipt {receipt_id} was booked in this store already.",
-            receipt_id=receipt_id,
-        ) from None
-    tier = refresh_tier(member.id, now=now, member_locked=True, member=member)
+    """Book a receipt for a (locked) member and credit the points it earns.
+
+    The entry is posted first and the purchase inserted last, complete, with one ``INSERT ...
+    ON CONFLICT DO NOTHING``: a receipt booked before (or concurrently, by another till: the
+    insert waits for it) inserts nothing and is refused as ``duplicate-receipt``, and the
+    caller's transaction (or savepoint) takes the entry back with it.
+    """
+    counted = QualifyingPoints(member.id)
+    tier = refresh_tier(member.id, now=now, member_locked=True, member=member, points=counted)
     promotion = running_promotion(at.store_id, now)
     points = compute_points(
         amount_cents,
@@ -150,14 +139,38 @@ def book_purchase(
         store_id=at.store_id,
         staff_id=at.staff_id,
     )
-    purchase.points_earned = points
-    purchase.ledger_entry_id = entry.id
-    tier = refresh_tier(member.id, now=now, member_locked=True, member=member)
+    purchase_id = db.session.execute(
+        insert_unless_present(
+            db.session.get_bind().dialect.name,
+            Purchase,
+            {
+                "store_id": at.store_id,
+                "receipt_id": receipt_id,
+                "till_id": at.till_id,
+                "staff_id": at.staff_id,
+                "member_id": member.id,
+                "card_id": str(card_id),
+                "amount_cents": amount_cents,
+                "currency": programme.currency,
+                "lines": lines or None,
+                "points_earned": points,
+                "ledger_entry_id": entry.id,
+            },
+        ).returning(Purchase.id)
+    ).scalar_one_or_none()
+    if purchase_id is None:
+        raise DomainError(
+            "duplicate-receipt",
+            f"Receipt {receipt_id} was booked in this store already.",
+            receipt_id=receipt_id,
+        )
+    counted.add(points)
+    tier = refresh_tier(member.id, now=now, member_locked=True, member=member, points=counted)
     publish(
         DomainEvent(
             "purchase.booked",
             {
-                "purchase_id": purchase.id,
+                "purchase_id": purchase_id,
                 "receipt_id": receipt_id,
                 "amount_cents": amount_cents,
                 "currency": programme.currency,
@@ -169,7 +182,7 @@ def book_purchase(
             store_id=at.store_id,
         )
     )
-    return BookedPurchase(purchase, entry, tier, promotion)
+    return BookedPurchase(purchase_id, points, entry, tier, promotion)
 
 
 def lock_receipt(store_id: int, receipt_id: str) -> Purchase:

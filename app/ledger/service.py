@@ -32,6 +32,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, func, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import Member
@@ -48,6 +49,9 @@ NEGATIVE_KINDS = frozenset({"refund", "reward", "expire"})
 # Entries that may be undone with a reversal. Earning is undone by refunds (which keep the
 # purchase's refunded amount right), and a reversal or refund is never itself reversed.
 REVERSIBLE_KINDS = frozenset({"adjust", "bonus", "reward", "expire"})
+# Kinds posted without a savepoint when unguarded: no unique index can refuse their entry.
+PLAIN_KINDS = frozenset({"earn", "bonus", "refund", "adjust"})
+UNGUARDED = true()
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,11 @@ def _move_balance(member_id: int, delta: int, guard: ColumnElement[bool]) -> int
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     if new_balance is not None:
-        # A Member loaded earlier in this session holds the old balance; make it read again.
+        # A Member loaded earlier in this session holds the old balance: give it the new one
+        # (as loaded from the database, so it is neither dirty nor read again).
         cached = db.session.identity_map.get(identity_key(Member, member_id))
         if cached is not None:
-            db.session.expire(cached, ["points_balance"])
+            set_committed_value(cached, "points_balance", new_balance)
     return new_balance
 
 
@@ -151,7 +156,28 @@ def _insert_entry(entry: LedgerEntry) -> None:
 def _post(
     member_id: int, points: int, kind: str, guard: ColumnElement[bool], **fields: object
 ) -> LedgerEntry:
-    """Move the balance and add the entry, both or neither (one savepoint)."""
+    """Move the balance and add the entry, both or neither."""
+    if kind in PLAIN_KINDS and guard is UNGUARDED:
+        # Nothing here can be refused on its own (no balance guard, no unique index to hit):
+        # two statements, and a failure fails the caller's transaction as a whole.
+        balance = _move_balance(member_id, points, guard)
+        if balance is None:
+            raise unknown_member(member_id)
+        entry = LedgerEntry(
+            member_id=member_id, points=points, kind=kind, balance_after=balance, **fields
+        )
+        db.session.add(entry)
+        db.session.flush()
+    else:
+        entry = _post_in_savepoint(member_id, points, kind, guard, **fields)
+    _announce(entry, kind, points)
+    return entry
+
+
+def _post_in_savepoint(
+    member_id: int, points: int, kind: str, guard: ColumnElement[bool], **fields: object
+) -> LedgerEntry:
+    """Post where the database may refuse (a spend's guard, a second reversal or expiry)."""
     savepoint = db.session.begin_nested()
     try:
         balance = _move_balance(member_id, points, guard)
@@ -167,6 +193,11 @@ def _post(
         if savepoint.is_active:
             savepoint.rollback()
         raise
+    return entry
+
+
+def _announce(entry: LedgerEntry, kind: str, points: int) -> None:
+    """Tell the subscribers (wallet passes, webhooks, ...) that a member's points changed."""
     publish(
         DomainEvent(
             "points.changed",
@@ -174,15 +205,14 @@ def _post(
                 "entry_id": entry.id,
                 "kind": kind,
                 "points": points,
-                "balance": balance,
+                "balance": entry.balance_after,
                 "reference_type": entry.reference_type,
                 "reference_id": entry.reference_id,
             },
-            member_id=member_id,
+            member_id=entry.member_id,
             store_id=entry.store_id,
         )
     )
-    return entry
 
 
 def _refuse_move(member_id: int, cost: int) -> NoReturn:
@@ -223,7 +253,7 @@ def post_ledger_entry(
         member_id,
         points,
         kind,
-        true(),
+        UNGUARDED,
         reference_type=reference_type,
         reference_id=reference_id,
         till_id=till_id,

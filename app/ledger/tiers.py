@@ -210,6 +210,30 @@ def qualifying_points(member_id: int, since: datetime, until: datetime | None = 
     return int(db.session.scalar(query) or 0)
 
 
+class QualifyingPoints:
+    """A member's qualifying points per window, summed once and kept current by the caller.
+
+    A purchase reviews the tier before and after it earns; the second review needs the same
+    sum plus the points just earned, so the caller ``add``s them instead of summing again.
+    """
+
+    def __init__(self, member_id: int) -> None:
+        self.member_id = member_id
+        self._sums: dict[tuple[datetime, datetime | None], int] = {}
+
+    def __call__(self, since: datetime, until: datetime | None) -> int:
+        """Return the qualifying points dated from ``since`` (to before ``until``)."""
+        if (since, until) not in self._sums:
+            self._sums[(since, until)] = qualifying_points(self.member_id, since, until)
+        return self._sums[(since, until)]
+
+    def add(self, points: int) -> None:
+        """Count qualifying points posted just now (they fall in every window still open)."""
+        for since, until in self._sums:
+            if until is None:
+                self._sums[(since, until)] += points
+
+
 def _standing_of(row: MemberTierStatus | None) -> TierStanding | None:
     if row is None:
         return None
@@ -223,6 +247,7 @@ def _decide(
     programme: Programme,
     now: datetime,
     after_refund: bool,
+    points: PointsBetween | None = None,
 ) -> TierDecision:
     return decide_tier(
         member.tier,
@@ -231,7 +256,7 @@ def _decide(
         window=timedelta(days=programme.tier_window_days),
         period_months=programme.tier_period_months,
         now=now,
-        points_between=lambda since, until: qualifying_points(member.id, since, until),
+        points_between=points or (lambda since, until: qualifying_points(member.id, since, until)),
         after_refund=after_refund,
     )
 
@@ -254,6 +279,7 @@ def refresh_tier(
     after_refund: bool = False,
     member_locked: bool = False,
     member: Member | None = None,
+    points: QualifyingPoints | None = None,
 ) -> TierLevel:
     """Bring the member's tier up to date and return it; writes only when it changed.
 
@@ -268,7 +294,7 @@ def refresh_tier(
     if member is None:
         return ladder.lowest
     row = db.session.get(MemberTierStatus, member_id)
-    decision = _decide(member, row, ladder, programme, now, after_refund)
+    decision = _decide(member, row, ladder, programme, now, after_refund, points)
     if not _needs_write(member, row, decision, ladder):
         return decision.tier
     if not member_locked:

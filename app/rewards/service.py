@@ -39,6 +39,7 @@ from app.campaigns.issuing import issue_member_coupon
 from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
+from app.fraud.blocks import member_blocked
 from app.fraud.verdict import assess_member_request
 from app.ledger.service import post_ledger_entry, spend_points
 from app.naming import NameBook
@@ -215,9 +216,7 @@ def claim_reward(member_id: int, reward_id: int) -> dict[str, Any]:
     if member is None:
         raise Problem("invalid-token", 401, "Invalid token", "This account no longer exists.")
     if member.blocked:
-        raise Problem(
-            "member-blocked", 403, "Member blocked", "This account may not claim rewards."
-        )
+        raise member_blocked()
     assess_member_request("reward-claim", member_id)  # fraud rules: claim bursts
     reward = _locked_reward(reward_id)
     now = utcnow()

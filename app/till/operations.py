@@ -44,7 +44,8 @@ from app.cards.service import active_card
 from app.db import utcnow
 from app.extensions import db
 from app.fraud.attempts import fingerprint_code, update_attempt
-from app.fraud.blocks import refuse_blocked_card
+from app.fraud.blocks import card_blocked, member_blocked
+from app.fraud.models import CardBlock
 from app.fraud.rules import RiskContext
 from app.fraud.verdict import risk_context
 from app.idempotency import IdempotencyKey
@@ -59,7 +60,7 @@ from app.ledger.purchases import (
 )
 from app.rewards.stamps import record_stamps_for_purchase, reverse_stamps_for_refund
 from app.till.desk import member_summary, refuse_spending_after_lookup
-from app.till.pipeline import TillContext, TillOperation, Visit, read_member
+from app.till.pipeline import TillContext, TillOperation, Visit
 
 DOUBLE_SCAN_SECONDS = 120
 DOUBLE_SCAN_OPERATION = "scan-lw2"
@@ -91,10 +92,6 @@ class Scan(TillOperation):
         if utcnow() - first.created_at > timedelta(seconds=DOUBLE_SCAN_SECONDS):
             return None
         return json.loads(first.response_body)
-
-    def check(self, till: TillContext, visit: Visit) -> None:
-        """Refuse a blocked member (a scan locks nothing)."""
-        read_member(visit)
 
     def risk(self, till: TillContext, visit: Visit) -> RiskContext | None:
         """Judge the scan."""
@@ -166,6 +163,7 @@ class BookPurchase(TillOperation):
             card_id=visit.card.card_id,
             credential=visit.card.credential,
             amount_cents=self.payload["amount_cents"],
+            member_email=visit.member.email if visit.member else None,
         )
 
     def apply(self, till: TillContext, visit: Visit) -> Any:
@@ -187,9 +185,9 @@ class BookPurchase(TillOperation):
             visit.member.id, lines, receipt_ref(till.store_id, body["receipt_id"])
         )
         return {
-            "purchase_id": booked.purchase.id,
+            "purchase_id": booked.purchase_id,
             "entry_id": booked.entry.id,
-            "points_earned": booked.purchase.points_earned,
+            "points_earned": booked.points_earned,
             "points_balance": booked.entry.balance_after,
             "tier": booked.tier.code,
             "promotion": booked.promotion.name if booked.promotion else None,
@@ -223,6 +221,7 @@ class RefundPurchase(TillOperation):
             till.caller,
             member_id=visit.member_id,
             amount_cents=self.payload["amount_cents"],
+            member_email=visit.member.email if visit.member else None,
         )
 
     def apply(self, till: TillContext, visit: Visit) -> Any:
@@ -349,8 +348,6 @@ class ValidateCoupon(TillOperation):
     def check(self, till: TillContext, visit: Visit) -> None:
         """Evaluate the coupon; a refusal of its terms goes into the answer, not an error."""
         refuse_spending_after_lookup(visit.card)
-        if visit.member_id is not None:
-            read_member(visit)
         self.facts["evaluation"] = evaluate_coupon(
             self.facts["canonical"],
             place=till.place,
@@ -406,9 +403,13 @@ class LookupVisit(TillOperation):
 
     def check(self, till: TillContext, visit: Visit) -> None:
         """Refuse an unknown or blocked member and a blocked card; take the active card."""
-        member = read_member(visit)
+        member = visit.member  # read by step 6; a member reached without a card is not refused
+        assert member is not None
+        if member.blocked:
+            raise member_blocked()
         visit.card = present_looked_up_card(active_card(member.id).id)
-        refuse_blocked_card(visit.card.card_id)
+        if db.session.get(CardBlock, str(visit.card.card_id)) is not None:
+            raise card_blocked()
         update_attempt(member_id=member.id, card_id=visit.card.card_id)
 
     def risk(self, till: TillContext, visit: Visit) -> RiskContext | None:

@@ -48,8 +48,9 @@ from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
 from app.fraud.attempts import note_attempt, update_attempt
-from app.fraud.blocks import member_blocked, refuse_blocked_card
+from app.fraud.blocks import card_blocked, member_blocked
 from app.fraud.lockout import check_guess_lockout, count_failed_guess
+from app.fraud.models import CardBlock
 from app.fraud.rules import Caller, RiskContext
 from app.fraud.verdict import Approval, assess
 from app.idempotency import IdempotencyKey, answer_idempotent, claim_idempotency_key
@@ -67,6 +68,7 @@ class TillContext:
     role: str
     client_address: str | None = None
     approval: Approval | None = None  # a manager's approval shown with the request
+    staff_email: str | None = None  # the cashier's e-mail, read with the till's block
 
     @property
     def scope(self) -> str:
@@ -92,6 +94,7 @@ class TillContext:
             till_id=self.till_id,
             store_id=self.store_id,
             client_address=self.client_address,
+            email=self.staff_email,
         )
 
 
@@ -181,9 +184,8 @@ def run_till_operation(
             replayed = present(till, operation, visit)  # 5. present the card
             if replayed is not None:
                 return TillAnswer(replayed, operation.status)
-            refuse_blocks(visit)  # 6. blocks
-            if operation.locks_member:
-                lock_member(visit)  # 7. lock the member
+            # 6. blocks and 7. lock the member: one statement reads both blocks and locks the row
+            load_member(visit, lock=operation.locks_member)
             operation.check(till, visit)  # 8. the operation's own checks
         except Problem as refusal:
             count_failed_guess(refusal.type)
@@ -220,39 +222,35 @@ def present(till: TillContext, operation: TillOperation, visit: Visit) -> Any | 
     return None
 
 
-def refuse_blocks(visit: Visit) -> None:
-    """Step 6: refuse a card blocked by staff (the member's block is checked with the lock)."""
-    if visit.card is not None:
-        refuse_blocked_card(visit.card.card_id)
+def load_member(visit: Visit, *, lock: bool) -> None:
+    """Steps 6 and 7: refuse a blocked card or member, and lock the member's row until commit.
 
-
-def lock_member(visit: Visit) -> None:
-    """Step 7: lock the member's row until commit and refuse a blocked member."""
+    One statement: the member's row (``FOR UPDATE`` when the operation writes for them, so one
+    member's earnings, redemptions, refunds and tier changes run one at a time) with the card's
+    block, if the card was presented. A member reached without a card (a refund's buyer) is
+    locked but not refused: taking points back from a blocked member is never refused.
+    """
     if visit.member_id is None:
         return
-    member = db.session.execute(
-        select(Member)
+    card_id = str(visit.card.card_id) if visit.card is not None else None
+    query = (
+        select(Member, CardBlock.card_id)
+        .outerjoin(CardBlock, CardBlock.card_id == card_id)
         .where(Member.id == visit.member_id)
-        .with_for_update()
         .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if member is None:
+    )
+    if lock:
+        query = query.with_for_update(of=Member)
+    row = db.session.execute(query).first()
+    if row is None:
         raise unknown_member(visit.member_id)
-    if member.blocked and visit.card is not None:
-        raise member_blocked()
+    member, card_block = row
+    if visit.card is not None:
+        if card_block is not None:
+            raise card_blocked()
+        if member.blocked:
+            raise member_blocked()
     visit.member = member
-
-
-def read_member(visit: Visit) -> Member:
-    """Read the member without locking (scans, validation) and refuse a blocked one."""
-    assert visit.member_id is not None
-    member = db.session.get(Member, visit.member_id)
-    if member is None:
-        raise unknown_member(visit.member_id)
-    if member.blocked:
-        raise member_blocked()
-    visit.member = member
-    return member
 
 
 def stored_answer(scope: str, key: str) -> Any | None:

@@ -48,6 +48,7 @@ from app.ledger.schemas import (
     RefundRequestSchema,
     RefundSchema,
 )
+from app.settings_cache import prime_versions, versions_query
 from app.till import desk, operations
 from app.till.pipeline import TillAnswer, TillContext, TillOperation, run_till_operation
 from app.till.schemas import (
@@ -80,10 +81,18 @@ CARD_REFUSALS_410 = "card-expired, card-revoked"
 
 @blp.before_request
 def refuse_blocked_tills() -> None:
-    """Stop a till that staff blocked after its session was opened."""
+    """Stop a till that staff blocked after its session was opened.
+
+    The same statement reads the cashier's e-mail (for the self-dealing rule) and the versions
+    of the cached settings (``app.settings_cache``): one round trip instead of three.
+    """
     identity = g.get("identity")
     if identity is not None and identity.kind == "till":
-        refuse_blocked_till(identity.till_id, identity.store_id, identity.subject_id)
+        email, rows = refuse_blocked_till(
+            identity.till_id, identity.store_id, identity.subject_id, also=versions_query()
+        )
+        g.till_staff_email = email
+        prime_versions({row.name: int(row.version) for row in rows if row.name is not None})
 
 
 def till_context() -> TillContext:
@@ -97,6 +106,7 @@ def till_context() -> TillContext:
         role=identity.role,
         client_address=request.remote_addr or None,
         approval=_approval(),
+        staff_email=g.get("till_staff_email"),
     )
 
 

@@ -74,6 +74,24 @@ def test_responses_carry_a_request_id(client: FlaskClient) -> None:
     assert echoed.headers["X-Request-ID"] == "till-7-abcdef12"
 
 
+def test_openapi_says_error_answers_are_problem_json(client: FlaskClient) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    responses = spec["components"]["responses"]
+    for name in ("NOT_FOUND", "CONFLICT", "UNPROCESSABLE_ENTITY", "DEFAULT_ERROR"):
+        if name in responses:
+            content = responses[name]["content"]
+            assert list(content) == ["application/problem+json"], (name, content)
+            schema = content["application/problem+json"]["schema"]["$ref"]
+            assert schema.endswith("/Problem")
+    redeem = spec["paths"]["/api/v1/till/coupons/redeem"]["post"]["responses"]
+    for status in ("403", "404", "409", "410", "422", "428", "429"):
+        schema = redeem[status]["content"]["application/problem+json"]["schema"]
+        assert schema["$ref"].endswith("/Problem")
+    assert list(redeem["200"]["content"]) == ["application/json"]
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status"}
+
+
 def test_openapi_document_is_served(client: FlaskClient) -> None:
     spec = client.get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")

@@ -1,0 +1,281 @@
+"""``make bench``: the till under load, as in production, against a one-route ceiling.
+
+1. A fresh database: PostgreSQL when ``BENCH_DATABASE_URL`` is set (its ``public`` schema is
+   dropped and recreated: give it a database of its own), else a SQLite file in a temporary
+   folder. Migrated, then seeded (``bench/seed.py``): the demo shop, ``BENCH_MEMBERS`` members
+   with cards (default 2,000) and ``BENCH_COUPONS`` anonymous coupon codes (default 50,000).
+2. The app served exactly as the ``Procfile``'s ``web:`` line says (gunicorn, its worker model
+   and count), bound to 127.0.0.1; and the same command serving ``bench/ceiling.py``, a
+   one-route Flask app, as the ceiling of what this machine and these settings can do.
+3. ``wrk`` with the Lua scripts in ``bench/lua`` at ``BENCH_CONNECTIONS`` (32) connections and
+   ``BENCH_THREADS`` (2) threads for ``BENCH_SECONDS`` (10) each: the ceiling, then scan,
+   purchase, coupon redemption and ``GET /api/v1/me/card``, then the ceiling again (the mean of
+   both is the ceiling: the machine is shared, so the ratios are what to compare).
+4. One table (requests/s, p50, p99, errors, share of the ceiling), then the checks: no coupon
+   redeemed twice, and ``flask ledger verify`` passes. Exit status 1 if a check fails.
+
+``BENCH_APP_DIR`` points at another checkout to measure it with the same harness (the before
+measurement in ``docs/performance.md``); ``BENCH_REDIS_URL`` gives the app a Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SCENARIOS = (
+    ("POST /till/scan (LW1)", "scan.lua", "/api/v1/till/scan"),
+    ("POST /till/purchases", "purchase.lua", "/api/v1/till/purchases"),
+    ("POST /till/coupons/redeem", "redeem.lua", "/api/v1/till/coupons/redeem"),
+    ("GET /me/card", "me_card.lua", "/api/v1/me/card"),
+)
+
+
+def env_int(name: str, default: int) -> int:
+    """Return an integer setting from the environment."""
+    return int(os.environ.get(name) or default)
+
+
+def fresh_database(work: Path) -> str:
+    """Return the URL of an empty database for this run."""
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{work / 'bench.db'}"
+    import psycopg
+
+    with psycopg.connect(
+        url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    return url
+
+
+def web_command(app_dir: Path, port: int) -> list[str]:
+    """Return the Procfile's web command for ``app_dir``, bound to 127.0.0.1:port."""
+    line = next(
+        line for line in (app_dir / "Procfile").read_text().splitlines() if line.startswith("web:")
+    )
+    command = line.removeprefix("web:").strip()
+    command = command.replace("${PORT:-8000}", str(port)).replace("0.0.0.0", "127.0.0.1")
+    # ${NAME:-default}, as the shell would expand it (WEB_CONCURRENCY, GUNICORN_THREADS, ...)
+    command = re.sub(
+        r"\$\{(\w+):-([^}]*)\}", lambda match: os.environ.get(match[1]) or match[2], command
+    )
+    words = shlex.split(command)
+    words[0] = str(Path(sys.executable).parent / words[0])
+    return words
+
+
+def start(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    """Start a server in its own process group, its output into ``log``."""
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_until_up(url: str, seconds: float = 60) -> None:
+    """Wait until ``url`` answers."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"server at {url} did not come up")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server we started (its whole process group)."""
+    try:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, 9)
+
+
+def wrk(script: str, url: str, env: dict[str, str], seconds: int) -> dict[str, float]:
+    """Run wrk with a Lua script; return what the script's done() printed."""
+    threads = env["BENCH_THREADS"]
+    connections = os.environ.get("BENCH_CONNECTIONS") or "32"
+    result = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(HERE / "lua" / script),
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = [line for line in result.stdout.splitlines() if line.startswith("{")][-1]
+    return json.loads(line)
+
+
+def checks(app_env: dict[str, str], app_dir: Path) -> list[tuple[str, bool, str]]:
+    """Return the after-load checks: no double redemption, the ledger verifies."""
+    flask = str(Path(sys.executable).parent / "flask")
+    query = (
+        "import sys\n"
+        "from sqlalchemy import text\n"
+        "from app import create_app\n"
+        "from app.extensions import db\n"
+        "with create_app().app_context():\n"
+        "    twice = db.session.execute(text("
+        "'SELECT count(*) FROM (SELECT coupon_id FROM coupon_redemptions WHERE reversed_at IS NULL"
+        " GROUP BY coupon_id HAVING count(*) > 1) AS t')).scalar()\n"
+        "    redeemed = db.session.execute(text('SELECT count(*) FROM coupon_redemptions'))"
+        ".scalar()\n"
+        "    print(twice, redeemed)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", query],
+        cwd=app_dir,
+        env=app_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    twice, redeemed = (int(x) for x in out[-2:])
+    verify = subprocess.run(
+        [flask, "ledger", "verify"], cwd=app_dir, env=app_env, capture_output=True, text=True
+    )
+    return [
+        (
+            "no coupon redeemed twice",
+            twice == 0,
+            f"{redeemed} redemptions, {twice} coupons with more than one standing",
+        ),
+        (
+            "flask ledger verify",
+            verify.returncode == 0,
+            (verify.stdout + verify.stderr).strip()[-200:],
+        ),
+    ]
+
+
+def main() -> int:
+    """Run the benchmark and print the table; return 1 if a check failed."""
+    app_dir = Path(os.environ.get("BENCH_APP_DIR") or REPO).resolve()
+    seconds = env_int("BENCH_SECONDS", 10)
+    port = env_int("BENCH_PORT", 8950)
+    work = Path(tempfile.mkdtemp(prefix="lw-bench-"))
+    database_url = fresh_database(work)
+    app_env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "LW_INSTANCE_PATH": str(work / "instance"),
+        "PYTHONPATH": str(app_dir),
+        "FLASK_APP": "app",
+        "LW_LOGIN_RATE_LIMIT": "100000 per minute",
+    }
+    app_env.pop("REDIS_URL", None)
+    if os.environ.get("BENCH_REDIS_URL"):
+        app_env["REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
+    flask = str(Path(sys.executable).parent / "flask")
+    subprocess.run(
+        [flask, "db", "upgrade"], cwd=app_dir, env=app_env, check=True, capture_output=True
+    )
+    seeded = subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "seed.py"),
+            str(work / "data"),
+            str(env_int("BENCH_MEMBERS", 2000)),
+            str(env_int("BENCH_COUPONS", 50_000)),
+        ],
+        cwd=app_dir,
+        env=app_env,
+        capture_output=True,
+        text=True,
+    )
+    if seeded.returncode != 0:
+        raise SystemExit(f"seeding failed:\n{seeded.stderr[-3000:]}")
+    print(seeded.stdout.strip(), f"({'PostgreSQL' if 'postgresql' in database_url else 'SQLite'})")
+    command = web_command(app_dir, port)
+    ceiling_command = [
+        word.replace("app:create_app()", "ceiling:create_app()").replace(
+            f"127.0.0.1:{port}", f"127.0.0.1:{port + 1}"
+        )
+        for word in web_command(app_dir, port)
+    ]
+    ceiling_command[1:1] = ["--chdir", str(HERE)]
+    print("serving:", " ".join(command[1:]))
+    app_server = start(command, app_env, app_dir, work / "app.log")
+    ceiling_server = start(
+        ceiling_command, {**os.environ, "PYTHONPATH": str(HERE)}, HERE, work / "ceiling.log"
+    )
+    results: dict[str, dict[str, float]] = {}
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/.well-known/jwks.json")
+        wait_until_up(f"http://127.0.0.1:{port + 1}/")
+        wrk_env = {
+            **os.environ,
+            "BENCH_DATA": str(work / "data"),
+            "BENCH_LUA": str(HERE / "lua"),
+            "BENCH_THREADS": os.environ.get("BENCH_THREADS") or "2",
+            "BENCH_RUN": f"r{int(time.time())}",
+        }
+        base = f"http://127.0.0.1:{port}"
+        wrk("scan.lua", base, {**wrk_env, "BENCH_RUN": "warm"}, 2)  # warm up the workers
+        first = wrk("ceiling.lua", f"http://127.0.0.1:{port + 1}/", wrk_env, seconds)
+        for name, script, _ in SCENARIOS:
+            results[name] = wrk(script, base, wrk_env, seconds)
+        last = wrk("ceiling.lua", f"http://127.0.0.1:{port + 1}/", wrk_env, seconds)
+    finally:
+        stop(app_server)
+        stop(ceiling_server)
+    ceiling = (first["rps"] + last["rps"]) / 2
+    print()
+    print("| call | requests/s | p50 | p99 | errors | share of the ceiling |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        f"| ceiling (one-route Flask app) | {ceiling:,.0f} | {first['p50_ms']:.1f} ms | "
+        f"{first['p99_ms']:.1f} ms | {first['errors'] + last['errors']:.0f} | 1.000 |"
+    )
+    for name, result in results.items():
+        print(
+            f"| `{name}` | {result['rps']:,.0f} | {result['p50_ms']:.1f} ms | "
+            f"{result['p99_ms']:.1f} ms | {result['errors']:.0f} | {result['rps'] / ceiling:.3f} |"
+        )
+    print()
+    failed = False
+    for name, ok, detail in checks(app_env, app_dir):
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+        failed |= not ok
+    out = os.environ.get("BENCH_JSON")
+    if out:
+        Path(out).write_text(json.dumps({"ceiling": ceiling, "results": results}, indent=2))
+    if os.environ.get("BENCH_KEEP"):
+        print("kept:", work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
