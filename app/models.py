@@ -3,6 +3,7 @@
 from app.accounts.models import Member, StaffAccount, staff_stores
 from app.auth.models import MagicLinkToken, RefreshToken
 from app.automations import models as automations_models  # noqa: F401  (automations, tasks)
+from app.branding.models import Branding
 from app.campaigns import models as campaigns_models  # noqa: F401  (coupons, campaigns, sync)
 from app.cards.apple_web_service import ApplePassRegistration, ApplePassState  # noqa: F401
 from app.cards.models import Card
@@ -25,6 +26,7 @@ from app.webhooks.models import WebhookEndpoint
 
 __all__ = [
     "Attempt",
+    "Branding",
     "Card",
     "ConsentRecord",
     "IdempotencyKey",

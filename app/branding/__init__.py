@@ -1,1 +1,1 @@
-"""The shop's branding: name, logo and colours that members and cashiers see."""
+"""The shop's branding: name, logo and colours, edited by admins, read by every app."""

@@ -23,6 +23,7 @@ from app.campaigns.models import Campaign, Coupon
 from app.db import iso_or_none, utcnow
 from app.errors import Problem
 from app.extensions import db
+from app.naming import NameBook
 from coupons.codes import CANONICAL_LENGTH
 from coupons.errors import SealedCodeError
 
@@ -155,7 +156,18 @@ def campaign_views(campaigns: Sequence[Campaign]) -> list[dict[str, Any]]:
             .group_by(Coupon.campaign_id)
         )
         counts = {int(row[0]): (int(row[1]), int(row[2])) for row in rows}
-    return [_campaign_view(campaign, *counts.get(campaign.id, (0, 0))) for campaign in campaigns]
+    names = NameBook()
+    for campaign in campaigns:
+        names.want("staff", campaign.created_by_staff_id, campaign.exported_by_staff_id)
+    names.load()
+    return [
+        {
+            **_campaign_view(campaign, *counts.get(campaign.id, (0, 0))),
+            "created_by_staff": names.ref("staff", campaign.created_by_staff_id),
+            "exported_by_staff": names.ref("staff", campaign.exported_by_staff_id),
+        }
+        for campaign in campaigns
+    ]
 
 
 def campaign_view(campaign: Campaign) -> dict[str, Any]:

@@ -19,12 +19,13 @@ from app.auth.access import (
     member_required,
     staff_required,
 )
-from app.campaigns import conflicts, export, issuing, settings, views, voiding, wallet
+from app.campaigns import conflicts, desk, export, issuing, settings, views, voiding, wallet
 from app.campaigns.schemas import (
     CampaignRequestSchema,
     CampaignSchema,
     ConflictQuerySchema,
     ConflictResolveRequestSchema,
+    CouponCheckSchema,
     CouponCodeSchema,
     CouponSchema,
     CouponSettingsSchema,
@@ -126,16 +127,20 @@ class CampaignVoid(MethodView):
 @blp.route("/coupons/lookup")
 class CouponLookup(MethodView):
     @blp.arguments(CouponCodeSchema)
-    @blp.response(200, CouponSchema)
+    @blp.response(200, CouponCheckSchema)
     @blp.alt_response(404, description="unknown-code")
     @blp.alt_response(422, description="invalid-code")
     @blp.alt_response(403, description="forbidden")
     @staff_required(*MANAGER_ROLES)
     def post(self, body: dict[str, str]) -> dict[str, Any]:
-        """Find a coupon by its code (to void it, say)."""
+        """Check a coupon at the service desk without redeeming it (or find it to void it).
+
+        Answers its terms and state with its campaign, member and every redemption on record
+        (when, store, till, staff, receipt), by name.
+        """
         coupon = voiding.lookup_coupon(body["code"])
         scope.require_some_store(current_identity().subject_id, coupon.store_ids)
-        return views.coupon_view(coupon)
+        return desk.coupon_check_view(coupon)
 
 
 @blp.route("/coupons/<int:coupon_id>/void")

@@ -12,6 +12,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.naming import NameRefSchema
 from app.request_limits import TrimmedString
 from coupons.rules import Benefit, BenefitKind
 
@@ -109,6 +110,8 @@ class CampaignSchema(Schema):
     exported_at = fields.String(allow_none=True)
     exported_by_staff_id = fields.Integer(allow_none=True)
     voided_at = fields.String(allow_none=True)
+    created_by_staff = fields.Nested(NameRefSchema, allow_none=True)
+    exported_by_staff = fields.Nested(NameRefSchema, allow_none=True)
 
 
 class CouponSchema(Schema):
@@ -127,6 +130,33 @@ class CouponSchema(Schema):
     )
     redeemed_at = fields.String(allow_none=True)
     voided_at = fields.String(allow_none=True)
+
+
+class DeskRedemptionSchema(Schema):
+    redemption_id = fields.String()
+    redeemed_at = fields.String()
+    store = fields.Nested(NameRefSchema, allow_none=True)
+    till = fields.Nested(NameRefSchema, allow_none=True)
+    staff = fields.Nested(NameRefSchema, allow_none=True)
+    member = fields.Nested(NameRefSchema, allow_none=True)
+    receipt_id = fields.String()
+    discount_cents = fields.Integer()
+    bonus_points = fields.Integer()
+    currency = fields.String()
+    offline = fields.Boolean()
+    reversed_at = fields.String(allow_none=True)
+    reversed_by = fields.Nested(NameRefSchema, allow_none=True)
+    reversal_reason = fields.String(allow_none=True)
+
+
+class CouponCheckSchema(CouponSchema):
+    campaign = fields.Nested(NameRefSchema, allow_none=True)
+    member = fields.Nested(NameRefSchema, allow_none=True)
+    use_count = fields.Integer()
+    redemptions = fields.List(
+        fields.Nested(DeskRedemptionSchema),
+        metadata={"description": "Every redemption on record, reversed ones included"},
+    )
 
 
 class MyCouponSchema(CouponSchema):

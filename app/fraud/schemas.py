@@ -13,9 +13,20 @@ from marshmallow import Schema, fields, validate
 
 from app.fraud.service import BLOCK_TARGETS, RESOLUTIONS
 from app.fraud.settings import ACTIONS, RULE_DEFAULTS, SEVERITIES
+from app.naming import NameRefSchema
+
+
+def _named(what: str) -> fields.Nested:
+    return fields.Nested(
+        NameRefSchema, allow_none=True, metadata={"description": f"The {what}'s id and name."}
+    )
 
 
 class AttemptSchema(Schema):
+    member = _named("member")
+    staff = _named("staff account")
+    store = _named("store")
+    till = _named("till")
     id = fields.Integer()
     occurred_at = fields.String()
     operation = fields.String()
@@ -36,6 +47,12 @@ class AttemptSchema(Schema):
 
 
 class EventSchema(Schema):
+    member = _named("member")
+    staff = _named("staff account")
+    store = _named("store")
+    till = _named("till")
+    resolved_by_staff = _named("resolving staff account")
+    approved_by_staff = _named("approving manager")
     id = fields.Integer()
     rule = fields.String()
     severity = fields.String()
@@ -88,6 +105,8 @@ class BlockSchema(Schema):
     reason = fields.String(allow_none=True)
     blocked_at = fields.String(allow_none=True)
     blocked_by = fields.Integer(allow_none=True)
+    target_name = fields.String(allow_none=True, metadata={"description": "Member or till name"})
+    blocked_by_staff = _named("blocking staff account")
 
 
 class RuleSchema(Schema):
@@ -176,6 +195,8 @@ class AuditQuerySchema(Schema):
 class AuditSchema(Schema):
     id = fields.Integer()
     staff_id = fields.Integer()
+    staff = _named("staff account")
+    target_name = fields.String(allow_none=True)
     action = fields.String()
     target_type = fields.String()
     target_id = fields.String()

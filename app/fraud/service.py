@@ -13,6 +13,10 @@ stores only; members and cards they may block wherever they are used.
 Every staff action here (resolve, block, unblock, rule change) writes a ``staff_audit`` row in
 the same transaction as the action itself, so an action and its audit entry exist together or
 not at all. Manager approvals on the till are audited by ``app.fraud.verdict``.
+
+Answers name people and places beside their ids (``member``, ``staff``, ``store``, ``till``,
+``resolved_by_staff`` as ``{"id", "name"}``, see ``app.naming``), resolved with one query per
+kind for a whole page, so reviewers read "Ada Lovelace at Berlin Mitte, till 1" rather than ids.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from app.fraud.settings import (
     load_rule_settings,
     update_rule_settings,
 )
+from app.naming import NameBook
 from app.stores.models import Store, Till
 
 BLOCK_TARGETS = ("member", "card", "till")
@@ -74,9 +79,26 @@ def _audit(staff_id: int, action: str, target_type: str, target_id: object, **de
 # --- events ------------------------------------------------------------------------------
 
 
-def attempt_view(attempt: Attempt) -> dict[str, Any]:
+def _want_names(names: NameBook, row: Attempt | FraudEvent) -> None:
+    names.want("member", row.member_id)
+    names.want("staff", row.staff_id)
+    names.want("store", row.store_id)
+    names.want("till", row.till_id)
+
+
+def _names_of(names: NameBook, row: Attempt | FraudEvent) -> dict[str, Any]:
+    return {
+        "member": names.ref("member", row.member_id),
+        "staff": names.ref("staff", row.staff_id),
+        "store": names.ref("store", row.store_id),
+        "till": names.ref("till", row.till_id),
+    }
+
+
+def attempt_view(attempt: Attempt, names: NameBook) -> dict[str, Any]:
     """Return an attempt as the review API shows it (a fingerprint, never a code)."""
     return {
+        **_names_of(names, attempt),
         "id": attempt.id,
         "occurred_at": iso_or_none(attempt.occurred_at),
         "operation": attempt.operation,
@@ -95,9 +117,26 @@ def attempt_view(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def event_view(event: FraudEvent, evidence: Sequence[Attempt]) -> dict[str, Any]:
+def event_views(
+    events: Sequence[FraudEvent], evidence: dict[int, list[Attempt]]
+) -> list[dict[str, Any]]:
+    """Return events with their evidence as the review API shows them, names included."""
+    names = NameBook()
+    for event in events:
+        _want_names(names, event)
+        names.want("staff", event.resolved_by, event.approved_by)
+        for attempt in evidence[event.id]:
+            _want_names(names, attempt)
+    names.load()
+    return [event_view(event, evidence[event.id], names) for event in events]
+
+
+def event_view(event: FraudEvent, evidence: Sequence[Attempt], names: NameBook) -> dict[str, Any]:
     """Return an event with its evidence as the review API shows it."""
     return {
+        **_names_of(names, event),
+        "resolved_by_staff": names.ref("staff", event.resolved_by),
+        "approved_by_staff": names.ref("staff", event.approved_by),
         "id": event.id,
         "rule": event.rule,
         "severity": event.severity,
@@ -118,7 +157,7 @@ def event_view(event: FraudEvent, evidence: Sequence[Attempt]) -> dict[str, Any]
         "last_seen_at": iso_or_none(event.last_seen_at),
         "resolved_at": iso_or_none(event.resolved_at),
         "resolved_by": event.resolved_by,
-        "evidence": [attempt_view(attempt) for attempt in evidence],
+        "evidence": [attempt_view(attempt, names) for attempt in evidence],
     }
 
 
@@ -170,7 +209,7 @@ def list_events(
         query = query.where(FraudEvent.id < before_id)
     events = db.session.scalars(query.order_by(FraudEvent.id.desc()).limit(limit)).all()
     evidence = _evidence([event.id for event in events])
-    return [event_view(event, evidence[event.id]) for event in events]
+    return event_views(events, evidence)
 
 
 def _event_in_scope(identity: Identity, event_id: int) -> FraudEvent:
@@ -186,7 +225,7 @@ def _event_in_scope(identity: Identity, event_id: int) -> FraudEvent:
 def get_event(identity: Identity, event_id: int) -> dict[str, Any]:
     """Return one event with its evidence."""
     event = _event_in_scope(identity, event_id)
-    return event_view(event, _evidence([event.id])[event.id])
+    return event_views([event], _evidence([event.id]))[0]
 
 
 def resolve_event(
@@ -288,7 +327,8 @@ def set_block(
         reason=reason,
     )
     db.session.flush()
-    return {"target_type": target_type, "target_id": str(key), "blocked": blocked, "reason": reason}
+    answer = {"target_type": target_type, "target_id": str(key), "blocked": blocked}
+    return _name_blocks([{**answer, "reason": reason, "blocked_by": identity.subject_id}])[0]
 
 
 def list_blocks(identity: Identity) -> list[dict[str, Any]]:
@@ -315,6 +355,22 @@ def list_blocks(identity: Identity) -> list[dict[str, Any]]:
         tills = tills.where(Till.store_id.in_(scope))
     for till_id in db.session.scalars(tills):
         blocks.append({"target_type": "till", "target_id": str(till_id), "blocked": True})
+    return _name_blocks(blocks)
+
+
+def _name_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the blocked member's or till's name and the blocking staff member's name."""
+    names = NameBook()
+    for block in blocks:
+        if block["target_type"] in ("member", "till"):
+            names.want(block["target_type"], block["target_id"])
+        names.want("staff", block.get("blocked_by"))
+    names.load()
+    for block in blocks:
+        kind = block["target_type"]
+        target = names.ref(kind, block["target_id"]) if kind in ("member", "till") else None
+        block["target_name"] = target["name"] if target else None
+        block["blocked_by_staff"] = names.ref("staff", block.get("blocked_by"))
     return blocks
 
 
@@ -351,17 +407,24 @@ def list_audit(
         query = query.where(StaffAudit.staff_id == staff_id)
     if before_id is not None:
         query = query.where(StaffAudit.id < before_id)
+    rows = db.session.scalars(query).all()
+    names = NameBook().want_all("staff", [row.staff_id for row in rows])
+    for row in rows:
+        names.want_target(row.target_type, row.target_id)
+    names.load()
     return [
         {
             "id": row.id,
             "staff_id": row.staff_id,
+            "staff": names.ref("staff", row.staff_id),
             "action": row.action,
             "target_type": row.target_type,
             "target_id": row.target_id,
+            "target_name": names.target_name(row.target_type, row.target_id),
             "detail": row.detail,
             "at": iso_or_none(row.at),
         }
-        for row in db.session.scalars(query)
+        for row in rows
     ]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.accounts.models import Member
 from app.auth.access import (
     MANAGER_ROLES,
     current_identity,
@@ -26,6 +27,7 @@ from app.ledger.schemas import (
     EarningRulesSchema,
     ExpiringSchema,
     LedgerEntrySchema,
+    MemberPointsSchema,
     PromotionQuerySchema,
     PromotionRequestSchema,
     PromotionSchema,
@@ -71,6 +73,17 @@ class MyExpiringPoints(MethodView):
         return expiry.expiring_points(current_identity().subject_id)
 
 
+@blp.route("/members/<int:member_id>/points")
+class MemberPoints(MethodView):
+    @blp.response(200, MemberPointsSchema)
+    @blp.alt_response(403, description="forbidden")
+    @blp.alt_response(404, description="unknown-member")
+    @staff_required(*MANAGER_ROLES)
+    def get(self, member_id: int) -> Member:
+        """Show whose ledger it is: the member's name, balance, tier and whether blocked."""
+        return service.require_member(member_id)
+
+
 @blp.route("/members/<int:member_id>/ledger")
 class MemberLedger(MethodView):
     @blp.response(200, StaffLedgerEntrySchema(many=True))
@@ -78,10 +91,10 @@ class MemberLedger(MethodView):
     @blp.alt_response(403, description="forbidden")
     @blp.alt_response(404, description="unknown-member")
     @staff_required(*MANAGER_ROLES)
-    def get(self, member_id: int, pagination_parameters: Any) -> Sequence[LedgerEntry]:
+    def get(self, member_id: int, pagination_parameters: Any) -> list[dict[str, Any]]:
         """List a member's ledger, newest first."""
         service.require_member(member_id)
-        return _entry_page(member_id, pagination_parameters)
+        return service.staff_entry_views(_entry_page(member_id, pagination_parameters))
 
     @blp.arguments(AdjustmentRequestSchema)
     @blp.response(201, StaffLedgerEntrySchema)

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.ledger.tiers import PERIOD_MONTHS
+from app.naming import NameRefSchema
 from app.request_limits import TrimmedString
 
 MAX_AMOUNT_CENTS = 100_000_000  # one million in major units: anything above is a typo
@@ -98,6 +99,17 @@ class StaffLedgerEntrySchema(LedgerEntrySchema):
     member_id = fields.Integer()
     till_id = fields.Integer(allow_none=True)
     staff_id = fields.Integer(allow_none=True)
+    staff = fields.Nested(NameRefSchema, allow_none=True)
+    store = fields.Nested(NameRefSchema, allow_none=True)
+    till = fields.Nested(NameRefSchema, allow_none=True)
+
+
+class MemberPointsSchema(Schema):
+    member_id = fields.Integer(attribute="id")
+    name = fields.String(attribute="display_name")
+    points_balance = fields.Integer()
+    tier = fields.String()
+    blocked = fields.Boolean()
 
 
 class AdjustmentRequestSchema(Schema):

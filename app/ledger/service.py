@@ -42,6 +42,7 @@ from app.errors import Problem
 from app.events import DomainEvent, publish
 from app.extensions import db
 from app.ledger.models import LEDGER_KINDS, LedgerEntry, Purchase
+from app.naming import NameBook
 from app.stores import scope
 from app.stores.models import Store
 
@@ -337,6 +338,25 @@ def member_entries(member_id: int, offset: int, limit: int) -> tuple[Sequence[Le
         .limit(limit)
     ).all()
     return entries, int(total or 0)
+
+
+def staff_entry_views(entries: Sequence[LedgerEntry]) -> list[dict[str, Any]]:
+    """Return ledger entries for staff with the till, store and staff member named."""
+    names = NameBook()
+    for entry in entries:
+        names.want("staff", entry.staff_id).want("store", entry.store_id)
+        names.want("till", entry.till_id)
+    names.load()
+    columns = [column.key for column in LedgerEntry.__table__.columns]
+    return [
+        {
+            **{name: getattr(entry, name) for name in columns},
+            "staff": names.ref("staff", entry.staff_id),
+            "store": names.ref("store", entry.store_id),
+            "till": names.ref("till", entry.till_id),
+        }
+        for entry in entries
+    ]
 
 
 def entries_with_receipts(entries: Sequence[LedgerEntry]) -> list[dict[str, Any]]:

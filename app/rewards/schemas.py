@@ -11,6 +11,7 @@ from datetime import UTC
 
 from marshmallow import Schema, fields, validate
 
+from app.naming import NameRefSchema
 from app.rewards.models import FulfilmentStatus, RewardKind
 from coupons.rules import BenefitKind
 
@@ -113,6 +114,7 @@ class ClaimSchema(Schema):
 
 class StaffClaimSchema(ClaimSchema):
     member_id = fields.Integer()
+    member = fields.Nested(NameRefSchema, allow_none=True)
 
 
 class ClaimsQuerySchema(Schema):

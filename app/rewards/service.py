@@ -43,6 +43,7 @@ from app.extensions import db
 from app.fraud.blocks import member_blocked
 from app.fraud.verdict import assess_member_request
 from app.ledger.service import post_ledger_entry, spend_points
+from app.naming import NameBook
 from app.rewards.models import (
     FulfilmentStatus,
     Reward,
@@ -309,9 +310,15 @@ def list_claims(fulfilment_status: str | None = None) -> list[dict[str, Any]]:
     )
     if fulfilment_status is not None:
         query = query.where(RewardClaim.fulfilment_status == fulfilment_status)
+    rows = db.session.execute(query).tuples().all()
+    names = NameBook().want_all("member", [claim.member_id for claim, _reward in rows]).load()
     return [
-        {**claim_view(claim, reward), "member_id": claim.member_id}
-        for claim, reward in db.session.execute(query).tuples()
+        {
+            **claim_view(claim, reward),
+            "member_id": claim.member_id,
+            "member": names.ref("member", claim.member_id),
+        }
+        for claim, reward in rows
     ]
 
 

@@ -11,13 +11,15 @@ from flask_smorest import Blueprint
 from app.accounts.models import StaffAccount
 from app.auth.access import MANAGER_ROLES, current_identity, staff_required
 from app.stores import service
-from app.stores.models import Store
+from app.stores.models import Store, Till
 from app.stores.schemas import (
+    StaffChangesSchema,
     StaffRequestSchema,
     StaffSchema,
     StoreSchema,
     TillCreatedSchema,
     TillRequestSchema,
+    TillSchema,
 )
 
 blp = Blueprint("stores", __name__, url_prefix="/api/v1", description="Stores, tills and staff")
@@ -45,6 +47,13 @@ class Stores(MethodView):
 
 @blp.route("/tills")
 class Tills(MethodView):
+    @blp.response(200, TillSchema(many=True))
+    @blp.alt_response(403, description="forbidden")
+    @staff_required(*MANAGER_ROLES)
+    def get(self) -> Sequence[Till]:
+        """List tills (admins: all; managers: those of their stores); keys are never shown."""
+        return service.list_tills(current_identity())
+
     @blp.arguments(TillRequestSchema)
     @blp.response(201, TillCreatedSchema)
     @blp.alt_response(403, description="forbidden")
@@ -63,6 +72,13 @@ class Tills(MethodView):
 
 @blp.route("/staff")
 class Staff(MethodView):
+    @blp.response(200, StaffSchema(many=True))
+    @blp.alt_response(403, description="forbidden")
+    @staff_required(*MANAGER_ROLES)
+    def get(self) -> Sequence[StaffAccount]:
+        """List staff accounts (admins: all; managers: those working in one of their stores)."""
+        return service.list_staff(current_identity())
+
     @blp.arguments(StaffRequestSchema)
     @blp.response(201, StaffSchema)
     @blp.alt_response(403, description="forbidden")
@@ -78,3 +94,16 @@ class Staff(MethodView):
             body["role"],
             body["store_ids"],
         )
+
+
+@blp.route("/staff/<int:staff_id>")
+class StaffById(MethodView):
+    @blp.arguments(StaffChangesSchema)
+    @blp.response(200, StaffSchema)
+    @blp.alt_response(403, description="forbidden")
+    @blp.alt_response(404, description="unknown-staff, unknown-store")
+    @blp.alt_response(422, description="validation-error")
+    @staff_required("admin")
+    def patch(self, body: dict[str, Any], staff_id: int) -> StaffAccount:
+        """Change a staff account's name, role, stores or whether it is active (admins)."""
+        return service.change_staff(current_identity(), staff_id, body)

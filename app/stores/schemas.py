@@ -35,9 +35,30 @@ class StaffRequestSchema(Schema):
     store_ids = fields.List(fields.Integer(), load_default=list)
 
 
+class TillSchema(Schema):
+    till_id = fields.Integer(attribute="id")
+    name = fields.String()
+    store_id = fields.Integer()
+    store = fields.Function(lambda till: {"id": till.store.id, "name": till.store.name})
+    blocked = fields.Boolean()
+    created_at = fields.AwareDateTime()
+
+
 class StaffSchema(Schema):
     staff_id = fields.Integer(attribute="id")
     email = fields.String()
     display_name = fields.String()
     role = fields.String()
     store_ids = fields.List(fields.Integer())
+    stores = fields.Function(
+        lambda staff: [{"id": store.id, "name": store.name} for store in staff.stores],
+        metadata={"description": "The stores by id and name"},
+    )
+    active = fields.Boolean()
+
+
+class StaffChangesSchema(Schema):
+    display_name = fields.String(validate=validate.Length(min=1, max=100))
+    role = fields.String(validate=validate.OneOf([r.value for r in StaffRole]))
+    store_ids = fields.List(fields.Integer())
+    active = fields.Boolean()

@@ -1,13 +1,17 @@
-"""Creating stores, tills and staff accounts.
+"""Creating and listing stores, tills and staff accounts.
 
 Admins manage everything. Managers register tills in their own stores and create cashiers
-for their own stores; they cannot create other managers or admins.
+for their own stores; they cannot create other managers or admins. Lists follow the same
+scope: admins see every till and account, managers the tills of their stores and the accounts
+that work in one of them. Only admins change an account's stores, role or whether it is active
+(an account is deactivated, never deleted: ledgers and audits keep naming it).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 
@@ -50,6 +54,63 @@ def list_stores(identity: Identity) -> Sequence[Store]:
     if identity.role != StaffRole.ADMIN:
         query = query.where(Store.id.in_(_actor(identity).store_ids))
     return db.session.scalars(query).all()
+
+
+def list_tills(identity: Identity) -> Sequence[Till]:
+    """List the tills the caller may see, by store."""
+    query = select(Till).order_by(Till.store_id, Till.id)
+    if identity.role != StaffRole.ADMIN:
+        query = query.where(Till.store_id.in_(_actor(identity).store_ids))
+    return db.session.scalars(query).all()
+
+
+def list_staff(identity: Identity) -> Sequence[StaffAccount]:
+    """List staff accounts: all for admins, those sharing a store with a manager."""
+    accounts = db.session.scalars(select(StaffAccount).order_by(StaffAccount.id)).all()
+    if identity.role == StaffRole.ADMIN:
+        return accounts
+    mine = set(_actor(identity).store_ids)
+    return [account for account in accounts if mine & set(account.store_ids)]
+
+
+def change_staff(identity: Identity, staff_id: int, changes: dict[str, Any]) -> StaffAccount:
+    """Change an account's name, role, stores or active flag (admins only)."""
+    actor = _actor(identity)
+    staff = db.session.get(StaffAccount, staff_id)
+    if staff is None:
+        raise Problem(
+            "unknown-staff", 404, "Unknown staff account", f"There is no staff account {staff_id}."
+        )
+    if staff.id == actor.id and (
+        changes.get("active") is False or changes.get("role", actor.role) != actor.role
+    ):
+        raise Problem(
+            "forbidden", 403, "Forbidden", "You cannot deactivate or demote your own account."
+        )
+    if "store_ids" in changes:
+        store_ids = changes["store_ids"]
+        stores = db.session.scalars(select(Store).where(Store.id.in_(store_ids))).all()
+        if len(stores) != len(set(store_ids)):
+            raise Problem(
+                "unknown-store", 404, "Unknown store", "One of the stores does not exist."
+            )
+        staff.stores = list(stores)
+    if "display_name" in changes:
+        staff.display_name = changes["display_name"].strip()
+    if "role" in changes:
+        staff.role = changes["role"]
+    if "active" in changes:
+        staff.active = changes["active"]
+    if staff.role != StaffRole.ADMIN and not staff.stores:
+        raise Problem(
+            "validation-error",
+            422,
+            "Invalid request",
+            "Cashiers and managers need a store.",
+            errors={"json": {"store_ids": ["At least one store is needed."]}},
+        )
+    db.session.flush()
+    return staff
 
 
 def register_till(identity: Identity, store_id: int, name: str) -> tuple[Till, str]:

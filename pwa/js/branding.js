@@ -14,6 +14,7 @@ const DEFAULT_NAME = "Loyalty Wallet";
 const COLOUR = /^#[0-9a-fA-F]{6}$/;
 
 let current = readSaved();
+let listening = false;
 
 function readSaved() {
   try {
@@ -51,9 +52,16 @@ export function shopName() {
   return (current && current.name) || DEFAULT_NAME;
 }
 
-/** Apply the saved branding now, then fetch the current one; `onChange` redraws names. */
+/**
+ * Apply the saved branding now, then fetch the current one; `onChange` redraws names. The
+ * back office announces a saved change (`lw:branding-changed`), which fetches it again.
+ */
 export async function applyBranding(onChange = () => {}) {
   paint(current, onChange);
+  if (!listening) {
+    listening = true;
+    window.addEventListener("lw:branding-changed", () => applyBranding(onChange));
+  }
   try {
     const response = await fetch("/api/v1/branding", { cache: "no-store", credentials: "omit" });
     if (!response.ok) return;

@@ -12,15 +12,17 @@ import deCommon from "../locales/de/common.js";
 import deMember from "../locales/de/member.js";
 import deTill from "../locales/de/till.js";
 import enCommon from "../locales/en/common.js";
+import deStaff from "../locales/de/staff.js";
 import enMember from "../locales/en/member.js";
+import enStaff from "../locales/en/staff.js";
 import enTill from "../locales/en/till.js";
 
 export const LANGUAGES = ["de", "en"];
 const STORAGE_KEY = "lw.language";
 
 const catalogues = {
-  de: { ...deCommon, ...deMember, ...deTill },
-  en: { ...enCommon, ...enMember, ...enTill },
+  de: { ...deCommon, ...deMember, ...deTill, ...deStaff },
+  en: { ...enCommon, ...enMember, ...enTill, ...enStaff },
 };
 
 function detectLanguage() {

@@ -16,6 +16,7 @@ PUBLIC_ROUTES = {
     ("POST", "/api/v1/till/sessions"),
     ("GET", "/api/v1/push/vapid-public-key"),
     ("GET", "/api/v1/branding"),
+    ("GET", "/api/v1/branding/logo"),
 }
 
 

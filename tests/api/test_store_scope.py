@@ -101,6 +101,13 @@ CHAIN_WIDE = {
     ("POST", "/api/v1/webhooks/endpoints/<int:endpoint_id>/rotate-secret"): "admin only",
     ("GET", "/api/v1/webhooks/endpoints/<int:endpoint_id>/attempts"): "the chain's integrations",
     ("GET", "/api/v1/members/<int:member_id>/complaints"): "members belong to the chain",
+    ("GET", "/api/v1/members/<int:member_id>/points"): "members belong to the chain",
+    ("GET", "/api/v1/tills"): "lists only the tills of the caller's stores",
+    ("GET", "/api/v1/staff"): "lists only staff sharing a store with the caller",
+    ("PATCH", "/api/v1/staff/<int:staff_id>"): "admin only",
+    ("GET", "/api/v1/admin/branding"): "admin only",
+    ("PUT", "/api/v1/admin/branding"): "admin only",
+    ("GET", "/api/v1/branding/logo"): "public: the shop's logo",
 }
 
 # Staff routes that touch a store's records but are not scoped yet: follow-ups, named here so

@@ -67,9 +67,16 @@ def test_every_view_fits_360_pixels_and_names_its_controls(shop: Shop, page: Any
     page.get_by_label("Staff e-mail").fill(shop.logins["manager"]["email"])
     page.get_by_label("Password").fill(shop.logins["manager"]["password"])
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("tab", name="Review queue").wait_for()
-    page.wait_for_selector("li.event, .hint, .notice")
-    _audit(page, "staff-queue")
-    page.get_by_role("tab", name="Summary").click()
     page.wait_for_selector(".tiles, .notice, .alert")
-    _audit(page, "staff-summary")
+    _audit(page, "staff-overview")
+    for link, ready in (
+        ("Fraud review", "li.event, .hint, .notice"),
+        ("Coupon check", "#desk-code"),
+        ("Campaigns", "li.campaign, .hint"),
+        ("Members", "#member-query"),
+        ("Programme", "table, .hint"),
+        ("Shop setup", "table"),
+    ):
+        page.get_by_role("navigation", name="Back office").get_by_role("link", name=link).click()
+        page.wait_for_selector(ready)
+        _audit(page, f"staff-{link.split()[0].lower()}")
