@@ -25,6 +25,7 @@ class ScanRequestSchema(Schema):
 
 
 class ScannedMemberSchema(Schema):
+    member_number = fields.String(metadata={"description": "XXXX-XXXX-C"})
     display_name = fields.String()
     points_balance = fields.Integer()
     tier = fields.String()

@@ -5,9 +5,17 @@
   a cashier may undo a coupon redemption.
 * **Member lookup**: a member who has no phone with them is found by name or e-mail (a
   case-insensitive substring of either, at least two characters, at most ten answers, e-mail
-  shown masked). Choosing one opens a visit like a scan does (``operations.LookupVisit``), with
-  a scan token whose credential is ``lookup``: nothing was shown at the till, so a fraud rule
-  that asks for a live code asks for it, and while ``LW_TILL_LOOKUP_EARN_ONLY`` is on (the
+  shown masked), by member number or by the phone in their profile. A member number
+  (``app.member_numbers``) matches exactly: with or without dashes, in any case, and a wrong
+  check symbol names nobody, so a typo finds no one rather than someone else. A phone matches
+  exactly, never as a part (typing a few digits must not list strangers): at least six digits,
+  spaces, dashes, slashes, dots and brackets ignored, and ``+49``, ``0049`` and a leading ``0``
+  are the same German number (``0170 1234567`` finds ``+49 170 1234567``); other country
+  codes are kept (``+43 …`` and ``0043 …`` are the same Austrian number). Every answer shows
+  the member number, which the cashier reads back to the member. Choosing one opens a visit
+  like a scan does (``operations.LookupVisit``), with a scan token whose credential is
+  ``lookup``: nothing was shown at the till, so a fraud rule that asks for a live code asks
+  for it, and while ``LW_TILL_LOOKUP_EARN_ONLY`` is on (the
   default) the visit may earn points but never spend: redeeming a coupon with it is refused
   ``lookup-earn-only`` (``refuse_spending_after_lookup``, step 8 of the coupon operations).
 * **Recent receipts** of this till (newest first), with the member's name, what was refunded
@@ -18,11 +26,12 @@ Like the rest of the till, these functions take the ``TillContext``; none reads 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from app.accounts.models import Member
 from app.campaigns.settings import coupon_settings
@@ -31,11 +40,17 @@ from app.errors import Problem
 from app.extensions import db
 from app.ledger.models import Purchase
 from app.ledger.tiers import load_ladder
+from app.member_numbers import format_member_number, member_id_from_number
+from app.profiles.models import MemberProfile
 from app.stores.models import Till
 from app.till.pipeline import TillContext
 
 MAX_LOOKUP_RESULTS = 10
 MIN_QUERY_LENGTH = 2
+MIN_PHONE_DIGITS = 6
+HOME_COUNTRY_CODE = "49"
+PHONE_QUERY = re.compile(r"^\+?[0-9 ()./-]+$")
+PHONE_SEPARATORS = re.compile(r"[ ()./-]")
 
 
 def lookup_earn_only() -> bool:
@@ -51,7 +66,7 @@ def refuse_spending_after_lookup(card: PresentedCard | None) -> None:
         "lookup-earn-only",
         403,
         "Earning only",
-        "A member found by name can collect points but not redeem: "
+        "A member found by search can collect points but not redeem: "
         "ask them to show their card in the app.",
     )
 
@@ -85,9 +100,57 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def phone_spellings(query: str) -> list[str]:
+    """Return the ways a profile may hold the phone number typed, or [] if it is none.
+
+    Profiles keep a leading ``+`` and the digits of what the member typed
+    (``app.profiles.service.normalise_phone``), so one number may be stored as ``+49170…``,
+    ``0049170…`` or ``0170…``; the typed number is read the same way and all its spellings
+    are asked for.
+    """
+    text = query.strip()
+    if not PHONE_QUERY.match(text):
+        return []
+    digits = PHONE_SEPARATORS.sub("", text)
+    if digits.startswith("+"):
+        international = digits[1:]
+    elif digits.startswith("00"):
+        international = digits[2:]
+    elif digits.startswith("0"):
+        international = HOME_COUNTRY_CODE + digits[1:]
+    else:
+        international = HOME_COUNTRY_CODE + digits  # read out without the trunk 0
+    if international.startswith(HOME_COUNTRY_CODE + "0"):  # "+49 (0)170 …"
+        international = HOME_COUNTRY_CODE + international[len(HOME_COUNTRY_CODE) + 1 :]
+    if len(international) < MIN_PHONE_DIGITS + len(HOME_COUNTRY_CODE):
+        return []
+    spellings = ["+" + international, "00" + international]
+    if international.startswith(HOME_COUNTRY_CODE):
+        national = international[len(HOME_COUNTRY_CODE) :]
+        spellings += ["0" + national, national]
+    return spellings
+
+
+def _lookup_condition(text: str) -> ColumnElement[bool]:
+    pattern = f"%{_escape_like(text.lower())}%"
+    matches: list[ColumnElement[bool]] = [
+        func.lower(Member.display_name).like(pattern, escape="\\"),
+        func.lower(Member.email).like(pattern, escape="\\"),
+    ]
+    by_number = member_id_from_number(text)
+    if by_number is not None:
+        matches.append(Member.id == by_number)
+    phones = phone_spellings(text)
+    if phones:
+        matches.append(
+            Member.id.in_(select(MemberProfile.member_id).where(MemberProfile.phone.in_(phones)))
+        )
+    return or_(*matches)
+
+
 def find_members(query: str) -> Sequence[Member]:
-    """Return up to ten members whose name or e-mail contains the query."""
-    text = query.strip().lower()
+    """Return up to ten members found by name, e-mail, member number or phone."""
+    text = query.strip()
     if len(text) < MIN_QUERY_LENGTH:
         raise Problem(
             "query-too-short",
@@ -95,15 +158,9 @@ def find_members(query: str) -> Sequence[Member]:
             "Search text too short",
             f"Type at least {MIN_QUERY_LENGTH} characters of the name or e-mail.",
         )
-    pattern = f"%{_escape_like(text)}%"
     statement = (
         select(Member)
-        .where(
-            or_(
-                func.lower(Member.display_name).like(pattern, escape="\\"),
-                func.lower(Member.email).like(pattern, escape="\\"),
-            )
-        )
+        .where(_lookup_condition(text))
         .order_by(Member.display_name, Member.id)
         .limit(MAX_LOOKUP_RESULTS)
     )
@@ -114,6 +171,7 @@ def member_summary(member: Member) -> dict[str, Any]:
     """Return what the till shows of a member in a lookup list."""
     return {
         "member_id": member.id,
+        "member_number": format_member_number(member.id),
         "display_name": member.display_name,
         "email_hint": mask_email(member.email),
         "points_balance": member.points_balance,

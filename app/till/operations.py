@@ -58,6 +58,7 @@ from app.ledger.purchases import (
     lock_receipt,
     receipt_ref,
 )
+from app.member_numbers import format_member_number
 from app.rewards.stamps import record_stamps_for_purchase, reverse_stamps_for_refund
 from app.till.desk import member_summary, refuse_spending_after_lookup
 from app.till.pipeline import TillContext, TillOperation, Visit
@@ -111,6 +112,7 @@ class Scan(TillOperation):
         answer = {
             "card_id": str(visit.card.card_id),
             "member": {
+                "member_number": format_member_number(visit.member.id),
                 "display_name": visit.member.display_name,
                 "points_balance": visit.member.points_balance,
                 "tier": visit.member.tier,
@@ -387,7 +389,7 @@ class ReverseRedemption(TillOperation):
 
 @dataclass
 class LookupVisit(TillOperation):
-    """Open a visit for a member found by name or e-mail, who has no card with them.
+    """Open a visit for a member found by search (no card with them): name, number or phone.
 
     Nothing is presented: the member's active card stands in with the credential ``lookup``,
     so the scan token says how the member was identified, the fraud rules judge it like a

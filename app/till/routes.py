@@ -296,7 +296,7 @@ class TillMembers(MethodView):
     @blp.alt_response(422, description="query-too-short")
     @till_required()
     def get(self, query: dict[str, str]) -> list[dict[str, Any]]:
-        """Find a member by (part of) their name or e-mail, for a member without their phone."""
+        """Find a member by name, e-mail, member number or phone, for a member without their app."""
         note_attempt("member-lookup")
         return [desk.member_summary(m) for m in desk.find_members(query["q"])]
 

@@ -21,6 +21,7 @@ class MemberQuerySchema(Schema):
 
 class FoundMemberSchema(Schema):
     member_id = fields.Integer()
+    member_number = fields.String(metadata={"description": "XXXX-XXXX-C"})
     display_name = fields.String()
     email_hint = fields.String(metadata={"description": "The e-mail, mostly hidden"})
     points_balance = fields.Integer()

@@ -3,6 +3,8 @@ German problem titles and store names in the member's history."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
 from tests.api.ledger_helpers import purchase, refund
@@ -37,6 +39,101 @@ def test_lookup_by_name_or_email_finds_the_member_with_a_masked_email(shop: Shop
     short = shop.client.get("/api/v1/till/members?q=a", headers=bearer(till))
     assert short.status_code == 422
     assert short.get_json()["type"] == "query-too-short"
+
+
+def _lookup(shop: Shop, till: str, q: str) -> list[dict[str, Any]]:
+    answer = shop.client.get("/api/v1/till/members", query_string={"q": q}, headers=bearer(till))
+    assert answer.status_code == 200, answer.get_json()
+    found: list[dict[str, Any]] = answer.get_json()
+    return found
+
+
+def _my_number(shop: Shop, index: int) -> str:
+    me = shop.client.get("/api/v1/me", headers=bearer(shop.login_member(index)))
+    assert me.status_code == 200, me.get_json()
+    return str(me.get_json()["member_number"])
+
+
+def test_lookup_by_member_number_with_or_without_dashes(shop: Shop) -> None:
+    till = shop.open_till()
+    number = _my_number(shop, 0)
+    assert number != _my_number(shop, 1)
+    found = _lookup(shop, till, number)
+    assert [(m["member_id"], m["member_number"]) for m in found] == [(shop.member_id(0), number)]
+    assert found[0]["display_name"] == "Ada Lovelace"
+    assert [m["member_id"] for m in _lookup(shop, till, number.replace("-", "").lower())] == [
+        shop.member_id(0)
+    ]
+    assert [m["member_id"] for m in _lookup(shop, till, f" {number.lower()} ")] == [
+        shop.member_id(0)
+    ]
+
+
+def test_lookup_by_member_number_with_a_wrong_check_symbol_finds_nobody(shop: Shop) -> None:
+    till = shop.open_till()
+    number = _my_number(shop, 0)
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    for symbol in alphabet.replace(number[-1], "")[:5]:
+        assert _lookup(shop, till, number[:-1] + symbol) == []
+    # One digit mistyped (check symbol kept) names nobody either.
+    typo = number[0] + ("1" if number[1] != "1" else "2") + number[2:]
+    assert _lookup(shop, till, typo) == []
+
+
+def test_lookup_by_phone_normalises_the_typed_number(shop: Shop) -> None:
+    till = shop.open_till()
+    # Ada types her number the national way, Grace hers with an Austrian country code.
+    for index, phone in ((0, "0170 1234567"), (1, "+43 660 1234567")):
+        saved = shop.client.patch(
+            "/api/v1/me/profile", json={"phone": phone}, headers=bearer(shop.login_member(index))
+        )
+        assert saved.status_code == 200, saved.get_json()
+    ada_number, grace_number = _my_number(shop, 0), _my_number(shop, 1)
+    for typed, expected in (
+        ("0170 1234567", ada_number),
+        ("+49 170 1234567", ada_number),
+        ("+49-170-123 45 67", ada_number),
+        ("0049 170/1234567", ada_number),
+        ("+49 (0)170 1234567", ada_number),
+        ("170 1234567", ada_number),
+        ("+43 660 1234567", grace_number),
+        ("0043 660 1234567", grace_number),
+    ):
+        found = _lookup(shop, till, typed)
+        assert [m["member_number"] for m in found] == [expected], typed
+    # Only whole numbers match: a part of one, or the same digits in another country, do not.
+    assert _lookup(shop, till, "1234567") == []
+    assert _lookup(shop, till, "0170 12345") == []
+    assert _lookup(shop, till, "+43 170 1234567") == []
+    assert _lookup(shop, till, "0660 1234567") == []
+
+
+def test_lookup_by_number_or_phone_shows_only_that_member(shop: Shop) -> None:
+    """Nobody else rides along: not the members who share digits, not a member token."""
+    till = shop.open_till()
+    number = _my_number(shop, 1)
+    found = _lookup(shop, till, number)
+    assert len(found) == 1
+    assert found[0]["member_id"] == shop.member_id(1)
+    assert found[0]["display_name"] == "Grace Hopper"
+    assert found[0]["email_hint"] == "g***@demo.shop"
+    assert "email" not in found[0] and "phone" not in found[0]
+    member = shop.login_member(0)
+    answer = shop.client.get(
+        "/api/v1/till/members", query_string={"q": number}, headers=bearer(member)
+    )
+    assert answer.status_code == 401
+    # The visit opened from the answer names the same member and shows the number.
+    visit = shop.client.post(
+        f"/api/v1/till/members/{found[0]['member_id']}/visit", headers=bearer(till)
+    )
+    assert visit.status_code == 200, visit.get_json()
+    assert visit.get_json()["member"]["member_number"] == number
+    scan = shop.client.post(
+        "/api/v1/till/scan", json={"code": shop.static_code(1)}, headers=bearer(till)
+    )
+    assert scan.status_code == 200, scan.get_json()
+    assert scan.get_json()["member"]["member_number"] == number
 
 
 def test_lookup_needs_a_till_session(shop: Shop) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.member_numbers import format_member_number
 from tests.browser.conftest import (
     SCREENSHOT_DIRECTORY,
     TABLET_VIEWPORT,
@@ -95,12 +96,26 @@ def test_three_customers_in_a_row_with_a_usb_scanner_and_no_mouse(shop: Shop, ta
 
 
 def test_a_member_without_their_phone_is_found_by_name_and_earns(shop: Shop, page: Any) -> None:
+    number = format_member_number(shop.member_id(1))
     _open_till(shop, page)
-    page.get_by_label("Name or e-mail").fill("grace")
+    search = page.get_by_label("Name, e-mail, member number or phone")
+    search.fill("grace")
     page.get_by_role("button", name="Search").click()
+    by_name = page.get_by_role("button", name="Choose Grace Hopper")
+    by_name.wait_for()
+    assert f"No. {number}" in by_name.inner_text()
+    # Read out from the member's card: the number, typed without the dash and in lower case.
+    search.fill(number.replace("-", "").lower())
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#member-results .member-choice').length === 1"
+        " && !document.querySelector('#member-results').textContent.includes('Searching')"
+    )
+    assert page.locator("#member-results .member-choice").count() == 1
     page.get_by_role("button", name="Choose Grace Hopper").click()
     page.wait_for_selector("#customer-name")
     assert page.locator("#customer-name").inner_text() == "Grace Hopper"
+    assert page.locator("#customer-number").inner_text() == f"Member number {number}"
     assert "Can collect points, not redeem." in page.locator("#customer").inner_text()
     receipt = page.locator("#purchase-receipt").input_value()
     page.keyboard.type("9,99")

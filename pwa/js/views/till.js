@@ -13,8 +13,9 @@
  *   away), a receipt of this till opens its receipt view. The answer shows right under the
  *   field. After a card scan the amount field has the focus; Enter books, and the next scan
  *   starts the next customer. A code scanned into the amount field is routed the same way.
- * - **Member lookup** for a member without their phone: name or e-mail
- *   (`GET /till/members?q=`), then a visit like a scan (`POST /till/members/{id}/visit`); by
+ * - **Member lookup** for a member without their phone: name, e-mail, member number
+ *   (`XXXX-XXXX-C`, dashes and case optional) or the phone in their profile
+ *   (`GET /till/members?q=`); results and the customer panel show the member number, then a visit like a scan (`POST /till/members/{id}/visit`); by
  *   policy such a visit may earn but not redeem.
  * - **Purchase** with optional basket lines (SKU, category, amount), so category rules and
  *   stamp cards apply.
@@ -423,6 +424,7 @@ function tillScreen(outlet, session, render) {
           ? h("p", { class: "hint", id: "customer-offline" }, t("till.customer.offline"))
           : [
               h("p", { class: "customer-name", id: "customer-name" }, member.display_name),
+              member.member_number ? h("p", { class: "member-number", id: "customer-number" }, t("till.customer.number", { number: member.member_number })) : null,
               h("p", { id: "customer-points" }, h("span", { class: "chip", id: "customer-tier" }, t("till.customer.tier", { tier: tierName(member.tier) })), " ", t("till.customer.points", { points: formatPoints(member.points_balance) })),
             ],
         note ? h("p", { class: "hint" }, t(note)) : null,
@@ -779,7 +781,8 @@ function tillScreen(outlet, session, render) {
                 "button",
                 { type: "button", class: "secondary member-choice", "aria-label": t("till.search.choose", { name: member.display_name }), onclick: () => chooseMember(member) },
                 h("strong", {}, member.display_name),
-                h("span", { class: "hint" }, ` ${member.email_hint} · ${member.tier_name} · ${t("till.customer.points", { points: formatPoints(member.points_balance) })}`),
+                h("span", { class: "member-number" }, ` ${t("till.search.memberNumber", { number: member.member_number })}`),
+                h("span", { class: "hint" }, ` · ${member.email_hint} · ${member.tier_name} · ${t("till.customer.points", { points: formatPoints(member.points_balance) })}`),
               ),
             ),
           ),

@@ -87,7 +87,7 @@ export default {
   "problem.reversal-not-allowed": "Nur diese Kasse oder eine Filialleitung kann das rückgängig machen.",
   "problem.reversal-window-closed": "Zu spät zum Rückgängigmachen an der Kasse: bitte eine Filialleitung fragen.",
   "problem.redemption-already-reversed": "Diese Einlösung wurde schon rückgängig gemacht.",
-  "problem.lookup-earn-only": "Ein per Name gefundenes Mitglied kann Punkte sammeln, aber nicht einlösen. Bitte die Karte in der App zeigen lassen.",
+  "problem.lookup-earn-only": "Ein per Suche gefundenes Mitglied kann Punkte sammeln, aber nicht einlösen. Bitte die Karte in der App zeigen lassen.",
   "problem.query-too-short": "Mindestens 2 Buchstaben des Namens oder der E-Mail eingeben.",
   "problem.unknown-member": "Dieses Mitglied gibt es nicht mehr.",
   "problem.conflict": "Eine andere Anfrage war schneller. Bitte erneut versuchen.",

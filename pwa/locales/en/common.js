@@ -87,7 +87,7 @@ export default {
   "problem.reversal-not-allowed": "Only this till or a manager can undo this redemption.",
   "problem.reversal-window-closed": "Too late to undo here: ask a manager.",
   "problem.redemption-already-reversed": "This redemption was already undone.",
-  "problem.lookup-earn-only": "A member found by name can collect points but not redeem. Ask them to show their card in the app.",
+  "problem.lookup-earn-only": "A member found by search can collect points but not redeem. Ask them to show their card in the app.",
   "problem.query-too-short": "Type at least 2 letters of the name or e-mail.",
   "problem.unknown-member": "This member no longer exists.",
   "problem.conflict": "Another request got there first. Try again.",
