@@ -387,6 +387,11 @@ def test_a_manager_runs_an_automation_for_a_segment_and_reads_its_report(
     laptop.get_by_text("read the interval with care").wait_for()
     _axe(laptop, "automation report")
     _shot(laptop, "automation-report")
+    laptop.get_by_role("link", name="← All automations").click()
+    row.get_by_role("button", name="Resume").click()  # harms nothing: not asked again
+    expect(row).to_contain_text("Running")
+    expect(row.locator("td").nth(3)).to_have_text("1")  # treated
+    expect(row.locator("td").nth(4)).to_have_text("1")  # held back
 
 
 def test_the_overview_shows_nps_and_open_complaints(shop: Shop, laptop: Any) -> None:
