@@ -54,6 +54,7 @@ const SHELL_FILES = [
   "/pwa/js/views/staff.js",
   "/pwa/js/views/survey.js",
   "/pwa/js/views/till.js",
+  "/pwa/js/staff/automations.js",
   "/pwa/js/staff/campaigns.js",
   "/pwa/js/staff/charts.js",
   "/pwa/js/staff/common.js",

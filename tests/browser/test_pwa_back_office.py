@@ -14,13 +14,18 @@ import os
 import re
 import zipfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from app.automations.models import AutomationEnrolment
+from app.db import utcnow
 from app.demo import DEMO_MEMBERS
+from app.extensions import db
+from tests.api.ledger_helpers import purchase
 from tests.api.test_coupon_helpers import new_codes, redeem
 from tests.api.test_fraud_helpers import forged_code, scan
 from tests.browser.conftest import decode_qr, has_route
@@ -286,6 +291,124 @@ def test_an_admin_changes_the_shops_name_and_colour_and_members_see_them(
         db.session.commit()
 
 
+def test_a_manager_runs_an_automation_for_a_segment_and_reads_its_report(
+    shop: Shop, laptop: Any
+) -> None:
+    """Create for a segment, see it listed, pause it, open the report: bars and words."""
+    if not AXE.exists():
+        unavailable("accessibility check: axe-core is not installed (run `make install`)")
+    token = shop.login_staff("manager")
+    segment = shop.client.post(
+        "/api/v1/segments",
+        json={
+            "name": "Point holders",
+            "rules": {"all": [{"field": "points_balance", "op": "gte", "value": 0}]},
+        },
+        headers=bearer(token),
+    )
+    assert segment.status_code == 201, segment.get_json()
+    signs_in(laptop, shop.logins["manager"], "automations")
+    expect(laptop.locator(".page-head h2")).to_have_text("Automations")
+    _axe(laptop, "automations")
+
+    laptop.get_by_label("Automation name").fill("Win back the lapsed")
+    laptop.get_by_label("When").select_option("stage_entered")
+    laptop.get_by_label("Stage").select_option("lapsed")
+    segment_id = segment.get_json()["segment_id"]
+    chooser = laptop.get_by_label("Segment")
+    expect(chooser.locator(f"option[value='{segment_id}']")).to_have_text(
+        re.compile(r"^Point holders \(\d+\)$")
+    )
+    chooser.select_option(str(segment_id))
+    expect(laptop.get_by_label("Control group (%)")).to_have_value("10")
+    # Checked before sending: no action yet.
+    laptop.get_by_role("button", name="Create automation").click()
+    laptop.get_by_text("Add at least one action.").wait_for()
+    laptop.get_by_role("button", name="Add coupon").click()
+    laptop.get_by_label("Coupon value").fill("5")
+    laptop.get_by_role("button", name="Add push message").click()
+    laptop.get_by_label("Message title").fill("We miss you, {name}")
+    laptop.get_by_label("Message text").fill("5 € off until {expiry_date}.")
+    expect(laptop.locator("fieldset.action-step legend")).to_have_text(
+        ["Step 1: issue a coupon", "Step 2: send a push message"]
+    )
+    laptop.get_by_role("button", name="Create automation").click()
+    laptop.get_by_text("Automation “Win back the lapsed” created and running.").wait_for()
+    row = laptop.locator("#automation-list tr", has_text="Win back the lapsed")
+    expect(row).to_contain_text("Member enters a stage: Lapsed")
+    expect(laptop.get_by_label("Control group (%)")).to_have_value("10")  # ready for the next
+    expect(row).to_contain_text("Point holders")
+    expect(row).to_contain_text("Running")
+    _axe(laptop, "automations with one")
+    _shot(laptop, "automations")
+
+    listed = shop.client.get("/api/v1/automations", headers=bearer(token)).get_json()
+    (created,) = listed
+    assert created["segment_id"] == segment_id
+    assert created["holdout_percent"] == 10
+    assert [action["type"] for action in created["actions"]] == ["coupon", "push"]
+    assert created["actions"][0]["benefit"] == {"kind": "amount_off", "amount_cents": 500}
+
+    row.get_by_role("button", name="Pause").click()
+    row.get_by_role("button", name="Confirm: pause “Win back the lapsed”").click()
+    expect(row).to_contain_text("Paused")
+    expect(row.get_by_role("button", name="Resume")).to_be_visible()
+    got = shop.client.get(f"/api/v1/automations/{created['id']}", headers=bearer(token))
+    assert got.get_json()["enabled"] is False
+
+    # Two members are caught now, one in each group; then the treated one buys again.
+    with shop.app.app_context():
+        for index, group in ((0, "treated"), (1, "control")):
+            db.session.add(
+                AutomationEnrolment(
+                    automation_id=created["id"],
+                    member_id=shop.member_id(index),
+                    occurrence=f"lapsed:{index}",
+                    group=group,
+                    enrolled_at=utcnow() - timedelta(seconds=1),
+                    context={},
+                )
+            )
+        db.session.commit()
+    booked = purchase(shop.client, shop.open_till(0), shop.static_code(0), 2500)
+    assert booked.status_code == 201, booked.get_json()
+
+    row.get_by_role("link", name="Report of “Win back the lapsed”").click()
+    expect(laptop.locator(".page-head h2")).to_have_text("Report: Win back the lapsed")
+    rate = laptop.locator("figure", has_text="Bought again within 30 days")
+    expect(rate.locator("svg[role=img]")).to_have_attribute(
+        "aria-label", re.compile(r"Treated: 100 %, Held back: 0 %")
+    )
+    spend = laptop.locator("figure", has_text="Spend per member")
+    expect(spend.locator("svg")).to_have_attribute("aria-label", re.compile(r"Treated: €25\.00"))
+    expect(laptop.locator("#automation-verdict")).to_contain_text(
+        "treated members minus held-back ones, +100 percentage points"
+    )
+    laptop.get_by_text("read the interval with care").wait_for()
+    _axe(laptop, "automation report")
+    _shot(laptop, "automation-report")
+    laptop.get_by_role("link", name="← All automations").click()
+    row.get_by_role("button", name="Resume").click()  # harms nothing: not asked again
+    expect(row).to_contain_text("Running")
+    expect(row.locator("td").nth(3)).to_have_text("1")  # treated
+    expect(row.locator("td").nth(4)).to_have_text("1")  # held back
+
+
+def test_the_overview_shows_nps_and_open_complaints(shop: Shop, laptop: Any) -> None:
+    token = shop.login_staff("manager")
+    recorded = shop.client.post(
+        f"/api/v1/members/{shop.member_id(0)}/complaints",
+        json={"kind": "complaint", "category": "service", "description": "Waited 20 minutes"},
+        headers=bearer(token),
+    )
+    assert recorded.status_code == 201, recorded.get_json()
+    signs_in(laptop, shop.logins["manager"])
+    tiles = laptop.locator("#feedback-tiles")
+    expect(tiles.locator(".tile", has_text="Open complaints")).to_contain_text("1")
+    expect(tiles.locator(".tile", has_text="NPS")).to_contain_text("–")  # no answers yet
+    expect(tiles).to_contain_text("from 0 answers in the last 90 days")
+
+
 AXE_RUN = """async () => {
   const result = await axe.run(document, { resultTypes: ["violations"] });
   return result.violations
@@ -319,6 +442,7 @@ def test_every_back_office_page_passes_axe_without_serious_violations(
         "Campaigns": [],
         "Members": [],
         "Segments": [],
+        "Automations": [],
         "Programme": [
             "Rewards",
             "Claims",

@@ -6,7 +6,9 @@
  * (`GET /campaigns`). The lifecycle KPIs (members over time, stages and flows, sales and visits,
  * points and the liability, redemptions per campaign, cohorts) come from
  * `GET /kpis?start=&end=&store_id=` (`js/staff/kpis.js`); until that API is deployed the page
- * says so instead of inventing numbers.
+ * says so instead of inventing numbers. Customer feedback (NPS over the last 90 days and open
+ * complaints, `GET /feedback/kpis`) is shown as tiles above the rest; it does not follow the
+ * date filter, because NPS is always read over a fixed recent window.
  */
 
 import { formatNumber, t } from "../i18n.js";
@@ -44,9 +46,9 @@ export async function render(container) {
     replace(output, h("p", { class: "loading", role: "status" }, t("staff.loading")));
     const start = new Date(`${fromValue}T00:00:00`).toISOString();
     const end = new Date(new Date(`${toValue}T00:00:00`).getTime() + 86_400_000).toISOString();
-    const [figures, fraud] = await Promise.all([kpis(fromValue, toValue, storeId), fraudSection(start, end, storeId)]);
+    const [feedback, figures, fraud] = await Promise.all([feedbackSection(), kpis(fromValue, toValue, storeId), fraudSection(start, end, storeId)]);
     // With the KPI API, redemptions per campaign come from it (for the period and store).
-    replace(output, figures.node, fraud, figures.available ? null : await campaignSection());
+    replace(output, feedback, figures.node, fraud, figures.available ? null : await campaignSection());
   }
   await load();
 }
@@ -59,6 +61,27 @@ async function kpis(fromValue, toValue, storeId) {
       return { available: false, node: h("div", { class: "notice", role: "status", id: "kpi-pending" }, h("p", {}, t("staff.overview.kpisPending"))) };
     }
     return { available: false, node: failure(error, t("staff.overview.kpis")) };
+  }
+}
+
+async function feedbackSection() {
+  try {
+    const feedback = await call("/feedback/kpis?days=90");
+    const nps = feedback.nps === null || feedback.nps === undefined ? "–" : `${feedback.nps > 0 ? "+" : ""}${formatNumber(feedback.nps)}`;
+    return h(
+      "section",
+      { class: "overview-feedback", "aria-label": t("staff.overview.feedback"), id: "feedback-tiles" },
+      tiles([
+        [t("staff.overview.nps"), nps, t("staff.overview.npsDef", { answers: formatNumber(feedback.answers || 0), days: formatNumber(feedback.days || 90) })],
+        [t("staff.overview.promoters"), formatNumber(feedback.promoters || 0)],
+        [t("staff.overview.detractors"), formatNumber(feedback.detractors || 0)],
+        [t("staff.overview.openComplaints"), formatNumber(feedback.open_complaints || 0), t("staff.overview.openComplaintsDef", { count: formatNumber(feedback.complaints_in_period || 0) })],
+      ]),
+      h("p", { class: "hint" }, t("staff.overview.npsDef", { answers: formatNumber(feedback.answers || 0), days: formatNumber(feedback.days || 90) })),
+    );
+  } catch (error) {
+    if (error.routeMissing) return null;
+    return failure(error, t("staff.overview.feedback"));
   }
 }
 

@@ -24,6 +24,7 @@ export const PAGES = [
   { name: "campaigns", load: () => import("../staff/campaigns.js") },
   { name: "members", load: () => import("../staff/members.js") },
   { name: "segments", load: () => import("../staff/segments.js") },
+  { name: "automations", load: () => import("../staff/automations.js") },
   { name: "programme", load: () => import("../staff/programme.js") },
   { name: "shop", load: () => import("../staff/shop.js") },
 ];
