@@ -11,9 +11,20 @@ from tests.conftest import Shop
 
 pytestmark = pytest.mark.browser
 
+# ``ready`` resolves once a worker is active, which may still be "activating" on a busy
+# machine: wait (at most ten seconds) for "activated" before reporting the state.
 WORKER_READY = """async () => {
   const registration = await navigator.serviceWorker.ready;
-  return {scope: registration.scope, state: registration.active && registration.active.state};
+  const worker = registration.active;
+  if (worker && worker.state !== "activated") {
+    await Promise.race([
+      new Promise((resolve) => worker.addEventListener("statechange", () => {
+        if (worker.state === "activated") resolve();
+      })),
+      new Promise((resolve) => setTimeout(resolve, 10000)),
+    ]);
+  }
+  return {scope: registration.scope, state: worker && worker.state};
 }"""
 
 CACHED_URLS = """async () => {
