@@ -1,5 +1,5 @@
 """The member's profile view (#/profile): profile, consents, data export and account deletion,
-checked against the API, plus accessibility and the German wording."""
+checked against the API, plus accessibility and the German wording (of the referrals view too)."""
 
 from __future__ import annotations
 
@@ -214,6 +214,14 @@ def test_the_german_profile_shows_no_english(shop: Shop, browser: Any, live_serv
         page.locator("#delete-account").click()
         page.locator("#delete-dialog").wait_for()
         assert english_leftovers(page.evaluate(SHOWN_TEXT), tuple(shop_data)) == []
+        page.keyboard.press("Escape")
+        # The referrals view speaks German too (its code and link are data).
+        page.goto("/#/referrals")
+        page.wait_for_selector("#referral-code")
+        referral = [page.locator(f"#referral-{part}").inner_text() for part in ("link", "code")]
+        assert page.get_by_role("button", name="Meinen Link teilen").is_visible()
+        shown = page.evaluate(SHOWN_TEXT)
+        assert english_leftovers(shown, (*referral, *shop_data)) == []
         assert not page.errors, page.errors
     finally:
         page.context.close()
