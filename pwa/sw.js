@@ -50,6 +50,7 @@ const SHELL_FILES = [
   "/pwa/js/views/login.js",
   "/pwa/js/views/notifications.js",
   "/pwa/js/views/points.js",
+  "/pwa/js/views/profile.js",
   "/pwa/js/views/rewards.js",
   "/pwa/js/views/staff.js",
   "/pwa/js/views/survey.js",

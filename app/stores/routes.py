@@ -9,13 +9,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.accounts.models import StaffAccount
-from app.auth.access import MANAGER_ROLES, current_identity, staff_required
+from app.auth.access import MANAGER_ROLES, current_identity, member_required, staff_required
 from app.stores import service
 from app.stores.models import Store, Till
 from app.stores.schemas import (
     StaffChangesSchema,
     StaffRequestSchema,
     StaffSchema,
+    StoreDirectoryEntrySchema,
     StoreSchema,
     TillCreatedSchema,
     TillRequestSchema,
@@ -43,6 +44,15 @@ class Stores(MethodView):
         return service.create_store(
             current_identity(), body["name"], body["address"], body["latitude"], body["longitude"]
         )
+
+
+@blp.route("/me/stores")
+class StoreDirectory(MethodView):
+    @blp.response(200, StoreDirectoryEntrySchema(many=True))
+    @member_required
+    def get(self) -> Sequence[Store]:
+        """List the stores by name (id, name, address), for choosing my home store."""
+        return service.store_directory()
 
 
 @blp.route("/tills")

@@ -15,6 +15,12 @@ class StoreSchema(Schema):
     longitude = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-180, 180))
 
 
+class StoreDirectoryEntrySchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    address = fields.String()
+
+
 class TillRequestSchema(Schema):
     store_id = fields.Integer(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))

@@ -56,6 +56,11 @@ def list_stores(identity: Identity) -> Sequence[Store]:
     return db.session.scalars(query).all()
 
 
+def store_directory() -> Sequence[Store]:
+    """List every store by name, for a member choosing a home store (names are public)."""
+    return db.session.scalars(select(Store).order_by(Store.name, Store.id)).all()
+
+
 def list_tills(identity: Identity) -> Sequence[Till]:
     """List the tills the caller may see, by store."""
     query = select(Till).order_by(Till.store_id, Till.id)

@@ -15,7 +15,7 @@ import { currentPath, navigate, route, startRouter } from "./router.js";
 import { getSession } from "./session.js";
 import { toast } from "./ui.js";
 
-const MEMBER_PATHS = new Set(["/card", "/points", "/rewards", "/coupons", "/referrals", "/survey", "/notifications"]);
+const MEMBER_PATHS = new Set(["/card", "/points", "/rewards", "/coupons", "/referrals", "/survey", "/notifications", "/profile"]);
 const TITLE_KEYS = {
   "/login": "title.login",
   "/card": "title.card",
@@ -25,6 +25,7 @@ const TITLE_KEYS = {
   "/referrals": "title.referrals",
   "/survey": "title.survey",
   "/notifications": "title.notifications",
+  "/profile": "title.profile",
   "/join": "title.join",
   "/till": "title.till",
   "/staff": "title.staff",
@@ -117,6 +118,7 @@ function main() {
   route("/join", () => import("./views/login.js").then((m) => m.renderLogin));
   route("/survey", () => import("./views/survey.js").then((m) => m.renderSurvey));
   route("/notifications", () => import("./views/notifications.js").then((m) => m.renderNotifications));
+  route("/profile", () => import("./views/profile.js").then((m) => m.renderProfile));
   route("/till", () => import("./views/till.js").then((m) => m.renderTill));
   route("/staff", () => import("./views/staff.js").then((m) => m.renderStaff));
   startRouter(document.getElementById("view"), { defaultPath: startPath, changed: updateFrame });

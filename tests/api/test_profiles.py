@@ -217,3 +217,15 @@ def test_console_sender_is_the_default_and_sends_nothing(shop: Shop) -> None:
         assert isinstance(mail_sender(), ConsoleSender)
     response = shop.client.post("/api/v1/auth/magic-link", json={"email": "x@example.org"})
     assert response.status_code == 202
+
+
+def test_members_list_the_stores_by_name_to_choose_a_home_store(shop: Shop) -> None:
+    member = bearer(shop.login_member(0))
+    directory = shop.client.get("/api/v1/me/stores", headers=member)
+    assert directory.status_code == 200
+    stores = directory.get_json()
+    assert {store["id"] for store in stores} >= {till["store_id"] for till in shop.tills}
+    assert [store["name"] for store in stores] == sorted(store["name"] for store in stores)
+    assert set(stores[0]) == {"id", "name", "address"}
+    staff = shop.client.get("/api/v1/me/stores", headers=bearer(shop.login_staff("manager")))
+    assert staff.status_code == 403 and staff.get_json()["type"] == "forbidden"

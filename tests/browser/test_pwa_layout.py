@@ -52,6 +52,10 @@ def test_every_view_fits_360_pixels_and_names_its_controls(shop: Shop, page: Any
         page.locator("#member-nav").get_by_role("link", name=view.capitalize()).click()
         page.wait_for_selector(ready)
         _audit(page, view)
+    page.goto("/#/profile")
+    page.wait_for_selector("#profile-form")
+    page.wait_for_selector("#consents .consent")
+    _audit(page, "profile")
 
     page.goto("/#/till")
     page.get_by_label("Till key").wait_for()

@@ -146,6 +146,7 @@ export function renderCard(outlet) {
     toggle,
     walletBox(),
     notifications,
+    h("p", {}, h("a", { href: "#/profile", id: "profile-link", class: "link" }, t("card.profileLink"))),
   );
   outlet.append(root);
 

@@ -2,10 +2,12 @@
  * `#/referrals`: invite friends. The member's code and link (with a QR code drawn by the app's
  * own encoder from the link, the same text the API's `qr.svg` carries), the rules, the friends
  * who joined with it and where each stands, and a field to enter a code if a friend sent one.
- * Read live from `GET /api/v1/me/referrals`; offline, the view says so.
+ * Read live from `GET /api/v1/me/referrals`; offline, the view says so. Every word comes from
+ * the member catalogue (`referrals.*`).
  */
 
 import { api } from "../api.js";
+import { t } from "../i18n.js";
 import { drawQr } from "../qr.js";
 import { navigate } from "../router.js";
 import { getDeviceId, getSession } from "../session.js";
@@ -25,22 +27,18 @@ import {
   toast,
 } from "../ui.js";
 
-const STATUS_TEXT = {
-  pending: "Joined: waiting for a first purchase",
-  qualified: "Bought: reward after the return period",
-  rewarded: "Rewarded",
-  rejected: "Not eligible",
-};
+const STATUSES = new Set(["pending", "qualified", "rewarded", "rejected"]);
+
+function statusText(status) {
+  return STATUSES.has(status) ? t(`referrals.status.${status}`) : status;
+}
 
 function rulesText(rules) {
   const reward =
     rules.reward_kind === "coupon"
-      ? `a ${formatMoney(rules.coupon_cents)} coupon each`
-      : `${formatPoints(rules.referrer_points)} points for you and ${formatPoints(rules.referee_points)} for your friend`;
-  return (
-    `When a friend joins with your code and spends at least ${formatMoney(rules.min_purchase_cents)}, ` +
-    `you both get ${reward} once the ${rules.refund_window_days}-day return period is over.`
-  );
+      ? t("referrals.rewardCoupon", { amount: formatMoney(rules.coupon_cents) })
+      : t("referrals.rewardPoints", { referrer: formatPoints(rules.referrer_points), referee: formatPoints(rules.referee_points) });
+  return t("referrals.rules", { amount: formatMoney(rules.min_purchase_cents), reward, days: rules.refund_window_days });
 }
 
 function referralItem(referral) {
@@ -48,7 +46,7 @@ function referralItem(referral) {
   return h(
     "li",
     { class: `card-surface referral state-${referral.status}` },
-    h("span", { class: "chip" }, STATUS_TEXT[referral.status] || referral.status),
+    h("span", { class: "chip" }, statusText(referral.status)),
     h("p", { class: "hint" }, formatTime(when, { dateOnly: true })),
   );
 }
@@ -57,10 +55,10 @@ function claimForm(reload) {
   const message = h("div", { class: "message", "aria-live": "polite" });
   const form = h(
     "form",
-    { class: "stack", "aria-label": "Enter a referral code", novalidate: true },
-    field("A friend's referral code", { name: "code", autocomplete: "off", required: true, maxlength: 32 }),
+    { class: "stack", "aria-label": t("referrals.claimLabel"), novalidate: true },
+    field(t("referrals.claimField"), { name: "code", autocomplete: "off", required: true, maxlength: 32 }),
     message,
-    h("button", { type: "submit", class: "secondary" }, "Use this code"),
+    h("button", { type: "submit", class: "secondary" }, t("referrals.claimButton")),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -98,22 +96,22 @@ export function renderReferrals(outlet) {
     try {
       const data = await api("/me/referrals", { session: "member" });
       replace(status);
-      const canvas = h("canvas", { class: "qr", id: "referral-qr", role: "img", "aria-label": "Your invitation link as a QR code" });
+      const canvas = h("canvas", { class: "qr", id: "referral-qr", role: "img", "aria-label": t("referrals.qrLabel") });
       drawQr(canvas, data.link, { pixelsPerModule: 4 });
-      const share = h("button", { type: "button", class: "primary" }, "Share my link");
+      const share = h("button", { type: "button", class: "primary" }, t("referrals.share"));
       share.addEventListener("click", async () => {
         if (navigator.share) {
-          await navigator.share({ title: "Join me", url: data.link }).catch(() => {});
+          await navigator.share({ title: t("referrals.shareTitle"), url: data.link }).catch(() => {});
         } else if (navigator.clipboard) {
           await navigator.clipboard.writeText(data.link);
-          toast("Link copied.");
+          toast(t("referrals.copied"));
         }
       });
       body.append(
         h(
           "div",
           { class: "card-surface" },
-          h("p", { class: "balance-label" }, "Your referral code"),
+          h("p", { class: "balance-label" }, t("referrals.yourCode")),
           h("p", {}, h("code", { id: "referral-code", class: "coupon-code" }, data.code)),
           h("div", { class: "qr-frame small" }, canvas),
           h("p", { class: "hint", id: "referral-link" }, data.link),
@@ -123,19 +121,19 @@ export function renderReferrals(outlet) {
         h(
           "p",
           { id: "referral-summary" },
-          data.converted === 1 ? "1 friend rewarded" : `${data.converted} friends rewarded`,
-          data.points_earned ? ` · ${formatPoints(data.points_earned)} points earned` : "",
+          data.converted === 1 ? t("referrals.rewardedOne") : t("referrals.rewardedMany", { count: formatPoints(data.converted) }),
+          data.points_earned ? t("referrals.pointsEarned", { points: formatPoints(data.points_earned) }) : "",
         ),
-        h("ul", { class: "referrals", "aria-label": "Friends who joined" }, ...data.referrals.map(referralItem)),
+        h("ul", { class: "referrals", "aria-label": t("referrals.friendsLabel") }, ...data.referrals.map(referralItem)),
       );
       if (data.referred_by) {
-        body.append(h("p", { class: "hint" }, `You joined with a friend's code: ${STATUS_TEXT[data.referred_by.status] || data.referred_by.status}.`));
+        body.append(h("p", { class: "hint" }, t("referrals.referredBy", { status: statusText(data.referred_by.status) })));
       } else {
         body.append(claimForm(load));
       }
     } catch (error) {
-      if (error.routeMissing) replace(status, notAvailableBox("Referrals"));
-      else if (error.type === "offline") replace(status, offlineBox("Referrals", load));
+      if (error.routeMissing) replace(status, notAvailableBox(t("referrals.what")));
+      else if (error.type === "offline") replace(status, offlineBox(t("referrals.what"), load));
       else replace(status, problemBox(error, { retry: load }));
     }
   }

@@ -22,6 +22,7 @@ export default {
   "title.join": "Mitmachen",
   "title.survey": "Umfrage",
   "title.notifications": "Benachrichtigungen",
+  "title.profile": "Mein Profil und meine Daten",
   "nav.card": "Karte",
   "nav.points": "Punkte",
   "nav.rewards": "Prämien",

@@ -22,6 +22,7 @@ export default {
   "title.join": "Join",
   "title.survey": "Survey",
   "title.notifications": "Notifications",
+  "title.profile": "My profile and data",
   "nav.card": "Card",
   "nav.points": "Points",
   "nav.rewards": "Rewards",
