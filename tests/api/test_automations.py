@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
+from app.accounts.models import Member
 from app.automations.models import AutomationEnrolment, AutomationStepRun, StaffTask
 from app.campaigns.models import Coupon
 from app.cards.service import active_card, static_code_of
@@ -498,3 +499,27 @@ def test_members_without_a_recorded_consent_are_not_enrolled(shop: Shop) -> None
     deliver(shop.app)
     assert groups(shop.app, automation["id"]) == {"treated": {consenting}, "control": set()}
     assert automation_coupons(shop.app) == {consenting: 1}
+
+
+def test_a_segment_limited_automation_enrols_only_the_segments_members(shop: Shop) -> None:
+    members = [shop.member_id(0), shop.member_id(1)]
+    with shop.app.app_context():
+        db.session.execute(update(Member).where(Member.id == members[1]).values(points_balance=500))
+        db.session.commit()
+    segment = shop.client.post(
+        "/api/v1/segments",
+        json={
+            "name": "Points to spend",
+            "rules": {"field": "points_balance", "op": "gte", "value": 100},
+        },
+        headers=manager(shop),
+    )
+    assert segment.status_code == 201, segment.get_json()
+    automation = create(
+        shop, {**WIN_BACK, "holdout_percent": 0, "segment_id": segment.get_json()["segment_id"]}
+    )
+    grant_consent(shop.app, members)
+    announce_stage(shop.app, members, "lapsed", "2026-11-30")
+    deliver(shop.app)
+    assert groups(shop.app, automation["id"])["treated"] == {members[1]}
+    assert automation_coupons(shop.app) == {members[1]: 1}
