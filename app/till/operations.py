@@ -67,6 +67,31 @@ DOUBLE_SCAN_SECONDS = 120
 DOUBLE_SCAN_OPERATION = "scan-lw2"
 
 
+def judge_as_scan(till: TillContext, visit: Visit) -> RiskContext:
+    """What the fraud rules judge when a card is shown or a member is found at the till."""
+    assert visit.card is not None
+    return risk_context(
+        "scan",
+        till.caller,
+        member_id=visit.member_id,
+        card_id=visit.card.card_id,
+        credential=visit.card.credential,
+    )
+
+
+def signed_scan_answer(till: TillContext, visit: Visit, member: dict[str, Any]) -> dict[str, Any]:
+    """The answer to a scan: the card, the member as shown, and a scan token for the visit."""
+    assert visit.card is not None
+    token, expires_at = issue_scan_token(visit.card, till.till_id)
+    return {
+        "card_id": str(visit.card.card_id),
+        "member": member,
+        "credential": visit.card.credential,
+        "scan_token": token,
+        "scan_token_expires_at": expires_at.isoformat(),
+    }
+
+
 @dataclass
 class Scan(TillOperation):
     """Scan a member card and hand out a scan token for the rest of the visit."""
@@ -96,31 +121,21 @@ class Scan(TillOperation):
 
     def risk(self, till: TillContext, visit: Visit) -> RiskContext | None:
         """Judge the scan."""
-        assert visit.card is not None
-        return risk_context(
-            "scan",
-            till.caller,
-            member_id=visit.member_id,
-            card_id=visit.card.card_id,
-            credential=visit.card.credential,
-        )
+        return judge_as_scan(till, visit)
 
     def apply(self, till: TillContext, visit: Visit) -> Any:
         """Sign the scan token and show the member."""
         assert visit.card is not None and visit.member is not None
-        token, expires_at = issue_scan_token(visit.card, till.till_id)
-        answer = {
-            "card_id": str(visit.card.card_id),
-            "member": {
+        answer = signed_scan_answer(
+            till,
+            visit,
+            {
                 "member_number": format_member_number(visit.member.id),
                 "display_name": visit.member.display_name,
                 "points_balance": visit.member.points_balance,
                 "tier": visit.member.tier,
             },
-            "credential": visit.card.credential,
-            "scan_token": token,
-            "scan_token_expires_at": expires_at.isoformat(),
-        }
+        )
         if visit.card.credential == "rotating":
             db.session.add(
                 IdempotencyKey(
@@ -418,23 +433,9 @@ class LookupVisit(TillOperation):
 
     def risk(self, till: TillContext, visit: Visit) -> RiskContext | None:
         """Judge it as a scan, with the credential ``lookup``."""
-        assert visit.card is not None
-        return risk_context(
-            "scan",
-            till.caller,
-            member_id=visit.member_id,
-            card_id=visit.card.card_id,
-            credential=visit.card.credential,
-        )
+        return judge_as_scan(till, visit)
 
     def apply(self, till: TillContext, visit: Visit) -> Any:
         """Sign the scan token and show the member, as a scan answers."""
         assert visit.card is not None and visit.member is not None
-        token, expires_at = issue_scan_token(visit.card, till.till_id)
-        return {
-            "card_id": str(visit.card.card_id),
-            "member": member_summary(visit.member),
-            "credential": visit.card.credential,
-            "scan_token": token,
-            "scan_token_expires_at": expires_at.isoformat(),
-        }
+        return signed_scan_answer(till, visit, member_summary(visit.member))
