@@ -64,6 +64,26 @@ def _wait_for_port(port: int, seconds: float) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
+def _get(path: str) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{PORT}{path}", headers={"Connection": "close"}
+    )
+    with urllib.request.urlopen(request, timeout=90) as response:
+        response.read()
+
+
+def _wait_for_both_workers(access_log: Path, seconds: float) -> None:
+    """Wait until both workers have loaded the app and answered (each boots on its own)."""
+    deadline = time.monotonic() + seconds
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        while time.monotonic() < deadline:
+            list(pool.map(_get, ["/api/v1/branding"] * 2))
+            if len(set(re.findall(r"<(\d+)>", access_log.read_text()))) == 2:
+                return
+            time.sleep(0.2)
+    raise AssertionError("the second worker never answered")
+
+
 @pytest.fixture
 def make_run_server(tmp_path: Path) -> Iterator[Path]:
     """Serve the app the way ``make run`` does: migrate, seed, gunicorn with 2 workers."""
@@ -100,6 +120,7 @@ def make_run_server(tmp_path: Path) -> Iterator[Path]:
     )  # fmt: skip
     try:
         _wait_for_port(PORT, 90)
+        _wait_for_both_workers(access_log, 90)
         yield access_log
     finally:
         server.terminate()
@@ -109,6 +130,7 @@ def make_run_server(tmp_path: Path) -> Iterator[Path]:
 def test_make_run_with_two_workers_and_no_redis_locks_out_at_the_threshold(
     make_run_server: Path,
 ) -> None:
+    warm_up_lines = len(make_run_server.read_text().splitlines())
     status, session = _call(
         "/api/v1/till/sessions",
         {
@@ -137,7 +159,8 @@ def test_make_run_with_two_workers_and_no_redis_locks_out_at_the_threshold(
     answers.extend(guess() for _ in range(2))
     assert answers[:DOCUMENTED_THRESHOLD] == ["unknown-code"] * DOCUMENTED_THRESHOLD, answers
     assert answers[DOCUMENTED_THRESHOLD:] == ["too-many-attempts"] * 2, answers
-    workers = set(re.findall(r"<(\d+)>", make_run_server.read_text()))
+    guess_lines = make_run_server.read_text().splitlines()[warm_up_lines + 1 :]
+    workers = set(re.findall(r"<(\d+)>", "\n".join(guess_lines)))
     assert len(workers) == 2, "both workers answered guesses"
 
 
