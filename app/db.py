@@ -12,12 +12,22 @@ the busy timeout) instead of failing.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, event, func
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    Table,
+    TextClause,
+    bindparam,
+    event,
+    func,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -51,17 +61,47 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def insert_unless_present(dialect_name: str, model: Any, values: dict[str, Any]) -> Any:
-    """Build ``INSERT ... ON CONFLICT DO NOTHING`` for the dialect (one statement, no savepoint).
+def insert_unless_present(
+    model: Any, values: dict[str, Any], *, returning: tuple[str, ...] = ()
+) -> tuple[TextClause, dict[str, Any]]:
+    """Return ``INSERT ... ON CONFLICT DO NOTHING`` for ``model`` and its parameters.
 
-    Add ``.returning(...)``: no row back means the row was there already (or a concurrent
-    transaction holding it committed first: PostgreSQL waits for it).
+    One statement, no savepoint; with ``returning``, no row back means the row was there
+    already (or a concurrent transaction holding it committed first: PostgreSQL waits for it).
+    Both PostgreSQL and SQLite (3.35 and newer) speak this SQL. The statement is built once per
+    table, column set and returning list and compiled once by SQLAlchemy: the dialects'
+    ``on_conflict_do_nothing`` constructs are never cached, so they cost a compilation on
+    every execution of the till's hottest statements. Python-side column defaults
+    (``created_at``) are filled in here, as an ORM insert would.
     """
-    if dialect_name == "postgresql":
-        return postgresql_insert(model).values(**values).on_conflict_do_nothing()
-    if dialect_name == "sqlite":
-        return sqlite_insert(model).values(**values).on_conflict_do_nothing()
-    raise NotImplementedError(f"no conflict-ignoring insert for {dialect_name}")
+    table = model.__table__
+    params = dict(values)
+    for column in table.columns:
+        default = column.default
+        if column.name in params or default is None or column.primary_key:
+            continue
+        if default.is_scalar:
+            params[column.name] = default.arg
+        elif default.is_callable:
+            params[column.name] = default.arg(None)
+    return _insert_unless_present_sql(table, tuple(params), returning), params
+
+
+@functools.cache
+def _insert_unless_present_sql(
+    table: Table, columns: tuple[str, ...], returning: tuple[str, ...]
+) -> TextClause:
+    names = ", ".join(f'"{name}"' for name in columns)
+    binds = ", ".join(f":{name}" for name in columns)
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({binds}) ON CONFLICT DO NOTHING'
+    if returning:
+        sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
+    statement = text(sql).bindparams(
+        *(bindparam(name, type_=table.c[name].type) for name in columns)
+    )
+    if returning:
+        return statement.columns(*(table.c[name] for name in returning))  # type: ignore[return-value]
+    return statement
 
 
 def utcnow() -> datetime:

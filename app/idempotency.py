@@ -28,7 +28,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Response, current_app, request
-from sqlalchemy import String, Text, delete, select, update
+from sqlalchemy import String, Text, bindparam, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, created_at, insert_unless_present, utcnow
@@ -131,13 +131,17 @@ def claim_idempotency_key(
     """
     key = key or idempotency_key_from_request()
     fingerprint = request_fingerprint(operation, payload)
-    claimed = db.session.execute(
-        insert_unless_present(
-            db.session.get_bind().dialect.name,
-            IdempotencyKey,
-            {"scope": scope, "key": key, "operation": operation, "request_hash": fingerprint},
-        ).returning(IdempotencyKey.key)
-    ).first()
+    claimed = (
+        db.session.connection()
+        .execute(
+            *insert_unless_present(
+                IdempotencyKey,
+                {"scope": scope, "key": key, "operation": operation, "request_hash": fingerprint},
+                returning=("key",),
+            )
+        )
+        .first()
+    )
     if claimed is not None:
         return IdempotencyClaim(scope, key)
     existing = db.session.execute(
@@ -155,14 +159,27 @@ def claim_idempotency_key(
     return IdempotencyClaim(scope, key, _replay(existing))
 
 
+_STORE_ANSWER = (
+    update(IdempotencyKey.__table__)
+    .where(
+        IdempotencyKey.__table__.c.scope == bindparam("for_scope"),
+        IdempotencyKey.__table__.c.key == bindparam("for_key"),
+    )
+    .values(status_code=bindparam("status_code"), response_body=bindparam("response_body"))
+)
+
+
 def answer_idempotent(claim: IdempotencyClaim, body: dict[str, Any], status: int) -> Response:
     """Store the answer (sealed) under the claimed key, in this transaction, and return it."""
     text = json.dumps(body, default=str)
-    db.session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.scope == claim.scope, IdempotencyKey.key == claim.key)
-        .values(status_code=status, response_body=seal_answer(claim.scope, claim.key, text))
-        .execution_options(synchronize_session=False)
+    db.session.connection().execute(
+        _STORE_ANSWER,
+        {
+            "for_scope": claim.scope,
+            "for_key": claim.key,
+            "status_code": status,
+            "response_body": seal_answer(claim.scope, claim.key, text),
+        },
     )
     return current_app.response_class(text, status=status, mimetype="application/json")
 

@@ -45,9 +45,11 @@ def seal_totp_secret(secret: bytes) -> bytes:
     return nonce + _seal_key().encrypt(nonce, secret, _SEAL_CONTEXT)
 
 
-def totp_secret_of(card: Card) -> bytes:
-    """Decrypt a card's TOTP secret."""
-    sealed = bytes(card.totp_secret_sealed)
+def totp_secret_of(card: Card | bytes) -> bytes:
+    """Decrypt a card's TOTP secret (given the card or its sealed secret)."""
+    sealed = bytes(
+        card if isinstance(card, bytes | bytearray | memoryview) else card.totp_secret_sealed
+    )
     return _seal_key().decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], _SEAL_CONTEXT)
 
 

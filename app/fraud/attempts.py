@@ -31,7 +31,9 @@ from hashlib import sha256
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
+from sqlalchemy import insert
 
+from app.db import utcnow
 from app.extensions import db
 from app.fraud.events import PendingEvent, build_event, write_event
 from app.fraud.models import Attempt
@@ -39,6 +41,13 @@ from app.fraud.settings import REFUSAL_RULES, rule_settings
 from app.transactions import Outcome, record_on_finish
 
 FINGERPRINT_HEX_CHARS = 32
+# Every column an attempt may be written with (None unless the request learnt it), so the Core
+# INSERT of the hot path always has the same parameters and is compiled once.
+_ATTEMPT_COLUMNS: dict[str, Any] = {
+    column.name: None for column in Attempt.__table__.columns if column.name != "id"
+}
+_ATTEMPT_COLUMNS["risk_score"] = 0
+_INSERT_ATTEMPT = insert(Attempt.__table__)
 
 
 def fingerprint_code(text: str) -> str:
@@ -91,14 +100,25 @@ def write_attempt_now(outcome: Outcome) -> Attempt | None:
     # A dry run (coupon validation) answers 200 yet reports a refusal: it is on record as one.
     reported_refusal = draft.pop("refusal_type", None)
     refusal_type = outcome.problem_type if outcome.status >= 400 else reported_refusal
-    attempt = Attempt(
-        outcome="refused" if refusal_type else "accepted",
-        refusal_type=refusal_type,
-        status_code=outcome.status,
-        request_id=g.get("request_id"),
-        client_address=(request.remote_addr or "")[:45] or None,
+    row = {
+        "outcome": "refused" if refusal_type else "accepted",
+        "refusal_type": refusal_type,
+        "status_code": outcome.status,
+        "request_id": g.get("request_id"),
+        "client_address": (request.remote_addr or "")[:45] or None,
+        "occurred_at": utcnow(),
         **draft,
-    )
+    }
+    if refusal_type is None and not g.get("pending_fraud_events"):
+        # The hot path (an accepted attempt that no fraud event points at): one Core INSERT
+        # in the request's transaction, no ORM object. A failed commit rolls it back, and the
+        # outcome (then a 409) is written again in the fresh transaction.
+        if outcome.status < 400 and g.get("attempt_inserted"):
+            return None
+        db.session.connection().execute(_INSERT_ATTEMPT, {**_ATTEMPT_COLUMNS, **row})
+        g.attempt_inserted = outcome.status < 400
+        return None
+    attempt = Attempt(**row)
     db.session.add(attempt)
     g.attempt_row = attempt
     if attempt.refusal_type is not None:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from app.accounts.models import Member, StaffAccount
 from app.campaigns.models import Redemption
@@ -103,6 +103,35 @@ def _hit(
     )
 
 
+# The statements the rules run on every till request, built once: building a statement costs
+# more than its round trip, and a prebuilt one is compiled once and run on the connection.
+_PURCHASES_SINCE = (
+    select(func.count())
+    .select_from(Purchase)
+    .where(Purchase.member_id == bindparam("member_id"), Purchase.created_at >= bindparam("since"))
+)
+_REDEMPTIONS_SINCE = (
+    select(func.count())
+    .select_from(Redemption)
+    .where(
+        Redemption.member_id == bindparam("member_id"),
+        Redemption.redeemed_at >= bindparam("since"),
+        Redemption.reversed_at.is_(None),
+    )
+)
+_LAST_ACCEPTED_USE = (
+    select(Attempt.id, Attempt.store_id, Attempt.occurred_at)
+    .where(
+        Attempt.card_id == bindparam("card_id"),
+        Attempt.occurred_at >= bindparam("since"),
+        Attempt.outcome == "accepted",
+        Attempt.store_id.is_not(None),
+    )
+    .order_by(Attempt.occurred_at.desc())
+    .limit(1)
+)
+
+
 def _velocity(ctx: RiskContext) -> RuleHit | None:
     if ctx.member_id is None or ctx.operation not in ("purchase", "coupon-redeem"):
         return None
@@ -110,22 +139,15 @@ def _velocity(ctx: RiskContext) -> RuleHit | None:
     since = ctx.now - timedelta(days=1)
     if ctx.operation == "purchase":
         limit = int(settings["max_purchases_per_day"])
-        earlier = db.session.scalar(
-            select(func.count())
-            .select_from(Purchase)
-            .where(Purchase.member_id == ctx.member_id, Purchase.created_at >= since)
-        )
+        query = _PURCHASES_SINCE
     else:
         limit = int(settings["max_redemptions_per_day"])
-        earlier = db.session.scalar(
-            select(func.count())
-            .select_from(Redemption)
-            .where(
-                Redemption.member_id == ctx.member_id,
-                Redemption.redeemed_at >= since,
-                Redemption.reversed_at.is_(None),
-            )
-        )
+        query = _REDEMPTIONS_SINCE
+    earlier = (
+        db.session.connection()
+        .execute(query, {"member_id": ctx.member_id, "since": since})
+        .scalar()
+    )
     count = int(earlier or 0) + 1
     if count <= limit:
         return None
@@ -148,17 +170,11 @@ def _impossible_travel(ctx: RiskContext) -> RuleHit | None:
     since = ctx.now - timedelta(hours=float(settings["lookback_hours"]))
     # Compare with the card's last accepted use: once a use here went through (a live code, a
     # manager's approval), the rest of the visit does not trip the rule again.
-    previous = db.session.execute(
-        select(Attempt.id, Attempt.store_id, Attempt.occurred_at)
-        .where(
-            Attempt.card_id == str(ctx.card_id),
-            Attempt.occurred_at >= since,
-            Attempt.outcome == "accepted",
-            Attempt.store_id.is_not(None),
-        )
-        .order_by(Attempt.occurred_at.desc())
-        .limit(1)
-    ).first()
+    previous = (
+        db.session.connection()
+        .execute(_LAST_ACCEPTED_USE, {"card_id": str(ctx.card_id), "since": since})
+        .first()
+    )
     if previous is None or previous.store_id == caller.store_id:
         return None
     stores = {

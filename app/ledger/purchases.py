@@ -139,25 +139,29 @@ def book_purchase(
         store_id=at.store_id,
         staff_id=at.staff_id,
     )
-    purchase_id = db.session.execute(
-        insert_unless_present(
-            db.session.get_bind().dialect.name,
-            Purchase,
-            {
-                "store_id": at.store_id,
-                "receipt_id": receipt_id,
-                "till_id": at.till_id,
-                "staff_id": at.staff_id,
-                "member_id": member.id,
-                "card_id": str(card_id),
-                "amount_cents": amount_cents,
-                "currency": programme.currency,
-                "lines": lines or None,
-                "points_earned": points,
-                "ledger_entry_id": entry.id,
-            },
-        ).returning(Purchase.id)
-    ).scalar_one_or_none()
+    purchase_id = (
+        db.session.connection()
+        .execute(
+            *insert_unless_present(
+                Purchase,
+                {
+                    "store_id": at.store_id,
+                    "receipt_id": receipt_id,
+                    "till_id": at.till_id,
+                    "staff_id": at.staff_id,
+                    "member_id": member.id,
+                    "card_id": str(card_id),
+                    "amount_cents": amount_cents,
+                    "currency": programme.currency,
+                    "lines": lines or None,
+                    "points_earned": points,
+                    "ledger_entry_id": entry.id,
+                },
+                returning=("id",),
+            )
+        )
+        .scalar_one_or_none()
+    )
     if purchase_id is None:
         raise DomainError(
             "duplicate-receipt",

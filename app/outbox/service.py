@@ -37,7 +37,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 
 from app import outbound
 from app.db import utcnow
@@ -177,14 +177,29 @@ def enqueue(
     return message
 
 
+_INSERT_EVENT = insert(OutboxMessage.__table__)
+
+
 def record_event(event: DomainEvent) -> None:
-    """Write a published domain event to the outbox (a subscriber of ``app.events``)."""
-    enqueue(
-        EVENT_KIND,
-        {"data": dict(event.data), "occurred_at": utcnow().isoformat()},
-        member_id=event.member_id,
-        store_id=event.store_id,
-        event_type=event.type,
+    """Write a published domain event to the outbox (a subscriber of ``app.events``).
+
+    One Core ``INSERT`` on the transaction's connection: the till publishes events on its
+    hottest paths, and nobody needs the row as an object.
+    """
+    now = utcnow()
+    db.session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "message_id": new_message_id(),
+            "kind": EVENT_KIND,
+            "event_type": event.type,
+            "member_id": event.member_id,
+            "store_id": event.store_id,
+            "payload": {"data": dict(event.data), "occurred_at": now.isoformat()},
+            "status": "pending",
+            "attempts": 0,
+            "available_at": now,
+        },
     )
 
 

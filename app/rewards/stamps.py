@@ -29,11 +29,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.campaigns.issuing import issue_member_coupon
-from app.db import utcnow
+from app.db import insert_unless_present, utcnow
 from app.errors import Problem
 from app.extensions import db
 from app.rewards.models import StampCard, StampEntry, StampEntryKind, StampProgramme
@@ -216,13 +214,7 @@ def _locked_card(programme_id: int, member_id: int) -> StampCard:
         "stamps": 0,
         "rewards_issued": 0,
     }
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    db.session.execute(
-        insert(StampCard)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["programme_id", "member_id"])
-    )
+    db.session.connection().execute(*insert_unless_present(StampCard, values))
     card = db.session.scalars(
         select(StampCard)
         .where(StampCard.programme_id == programme_id, StampCard.member_id == member_id)
