@@ -160,10 +160,9 @@ def claim_idempotency_key(
 
 
 _STORE_ANSWER = (
-    update(IdempotencyKey.__table__)
+    update(IdempotencyKey)
     .where(
-        IdempotencyKey.__table__.c.scope == bindparam("for_scope"),
-        IdempotencyKey.__table__.c.key == bindparam("for_key"),
+        IdempotencyKey.scope == bindparam("for_scope"), IdempotencyKey.key == bindparam("for_key")
     )
     .values(status_code=bindparam("status_code"), response_body=bindparam("response_body"))
 )

@@ -48,7 +48,7 @@ class InstanceSecrets:
         self.path = self.folder / SECRETS_FILE
         self._cache: dict[str, Any] | None = None
         self._cache_mtime: float | None = None
-        self._parsed_token_keys: tuple[Any, list[TokenKey]] | None = None
+        self._parsed_token_keys: tuple[Any, tuple[TokenKey, ...]] | None = None
 
     @contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
@@ -84,7 +84,10 @@ class InstanceSecrets:
 
     def _data(self) -> dict[str, Any]:
         # Another process (the rotate command, a sibling worker) may have changed the file.
-        mtime = self.path.stat().st_mtime if self.path.exists() else None
+        try:
+            mtime: float | None = os.stat(self.path).st_mtime
+        except FileNotFoundError:
+            mtime = None
         if self._cache is None or mtime != self._cache_mtime:
             self._cache_mtime = mtime
             with self._locked() as data:
@@ -102,20 +105,24 @@ class InstanceSecrets:
                 keys = data["keys"]
         return base64.b64decode(keys[name])
 
-    def token_keys(self) -> list[TokenKey]:
-        """Return the access-token keys, newest first, creating the first one if needed."""
+    def token_keys(self) -> tuple[TokenKey, ...]:
+        """Return the access-token keys, newest first, creating the first one if needed.
+
+        The same tuple is returned until the keys change, so callers may cache what they
+        verified with it (``app.auth.tokens``).
+        """
         entries = self._data().get("token_keys")
         if not entries:
             self.rotate_token_key()
             entries = self._data()["token_keys"]
         if self._parsed_token_keys is not None and self._parsed_token_keys[0] is entries:
-            return list(self._parsed_token_keys[1])  # the file did not change since then
-        keys = [
+            return self._parsed_token_keys[1]  # the file did not change since then
+        keys = tuple(
             TokenKey(
                 e["kid"], base64.b64decode(e["secret"]), datetime.fromisoformat(e["created_at"])
             )
             for e in entries
-        ]
+        )
         self._parsed_token_keys = (entries, keys)
         return keys
 

@@ -10,6 +10,7 @@ refresh tokens (``app.auth.service``) renew them.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +20,7 @@ from flask import current_app
 
 from app.db import utcnow
 from app.errors import Problem
+from app.instance_secrets import TokenKey
 
 ALGORITHM = "HS256"
 API_AUDIENCE = "lw-api"
@@ -56,9 +58,31 @@ def issue_access_token(identity: Identity) -> str:
     return jwt.encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid})
 
 
+# Tokens verified lately, per process: a till sends the same token with every request for up
+# to 15 minutes, and verifying it again (parse, HMAC, claims) costs more than the rest of a
+# small request. Keyed by the exact token and audience; an entry holds the identity, the
+# expiry (checked on every use) and the key ring it was verified with (a rotated or removed
+# key ring invalidates it). Only tokens that passed every check are kept.
+_VERIFIED: dict[tuple[str, str], tuple[Identity, float, object]] = {}
+_VERIFIED_MAX = 4096
+
+
 def decode_access_token(token: str, audience: str) -> Identity:
     """Verify a token for one audience and return who it names, or raise a 401 problem."""
-    keys = {key.kid: key for key in current_app.extensions["lw_secrets"].token_keys()}
+    ring = current_app.extensions["lw_secrets"].token_keys()
+    known = _VERIFIED.get((token, audience))
+    if known is not None and known[2] is ring and known[1] > time.time():
+        return known[0]
+    identity, expires = _verify(token, audience, ring)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[(token, audience)] = (identity, expires, ring)
+    return identity
+
+
+def _verify(token: str, audience: str, ring: tuple[TokenKey, ...]) -> tuple[Identity, float]:
+    """Check a token's signature and claims; return its identity and expiry (POSIX time)."""
+    keys = {key.kid: key for key in ring}
     try:
         header = jwt.get_unverified_header(token)
         key = keys.get(header.get("kid", ""))
@@ -96,10 +120,11 @@ def decode_access_token(token: str, audience: str) -> Identity:
             "The access token is not valid.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from exc
-    return Identity(
+    identity = Identity(
         kind=str(claims["kind"]),
         subject_id=int(claims["sub"]),
         role=str(claims["role"]),
         till_id=claims.get("till_id"),
         store_id=claims.get("store_id"),
     )
+    return identity, float(claims["exp"])

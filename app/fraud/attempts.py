@@ -47,7 +47,7 @@ _ATTEMPT_COLUMNS: dict[str, Any] = {
     column.name: None for column in Attempt.__table__.columns if column.name != "id"
 }
 _ATTEMPT_COLUMNS["risk_score"] = 0
-_INSERT_ATTEMPT = insert(Attempt.__table__)
+_INSERT_ATTEMPT = insert(Attempt)
 
 
 def fingerprint_code(text: str) -> str:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 
 from app.accounts.models import Member
 from app.db import utcnow
@@ -198,28 +198,43 @@ def _read_ladder() -> TierLadder:
     )
 
 
+_QUALIFYING_SINCE = select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+    LedgerEntry.member_id == bindparam("member_id"),
+    LedgerEntry.kind.in_(QUALIFYING_KINDS),
+    LedgerEntry.created_at >= bindparam("since"),
+)
+_QUALIFYING_BETWEEN = _QUALIFYING_SINCE.where(LedgerEntry.created_at < bindparam("until"))
+
+
 def qualifying_points(member_id: int, since: datetime, until: datetime | None = None) -> int:
     """Sum the member's earn and refund points dated from ``since`` (to before ``until``)."""
-    query = select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-        LedgerEntry.member_id == member_id,
-        LedgerEntry.kind.in_(QUALIFYING_KINDS),
-        LedgerEntry.created_at >= since,
-    )
-    if until is not None:
-        query = query.where(LedgerEntry.created_at < until)
-    return int(db.session.scalar(query) or 0)
+    query = _QUALIFYING_SINCE if until is None else _QUALIFYING_BETWEEN
+    params = {"member_id": member_id, "since": since, "until": until}
+    return int(db.session.connection().execute(query, params).scalar() or 0)
 
 
 class QualifyingPoints:
     """A member's qualifying points per window, summed once and kept current by the caller.
 
     A purchase reviews the tier before and after it earns; the second review needs the same
-    sum plus the points just earned, so the caller ``add``s them instead of summing again.
+    sum plus the points just earned, so the caller ``add``s them instead of summing again. The
+    member's tier status row is read once for both reviews too (``status``).
     """
 
     def __init__(self, member_id: int) -> None:
         self.member_id = member_id
         self._sums: dict[tuple[datetime, datetime | None], int] = {}
+        self._status: tuple[MemberTierStatus | None] | None = None
+
+    def status(self) -> MemberTierStatus | None:
+        """Return the member's tier status row (read on the first call; ``None``: no row)."""
+        if self._status is None:
+            self._status = (db.session.get(MemberTierStatus, self.member_id),)
+        return self._status[0]
+
+    def status_written(self, row: MemberTierStatus) -> None:
+        """Remember the row a review wrote, for the next review."""
+        self._status = (row,)
 
     def __call__(self, since: datetime, until: datetime | None) -> int:
         """Return the qualifying points dated from ``since`` (to before ``until``)."""
@@ -293,7 +308,7 @@ def refresh_tier(
         member = lock_member(member_id) if member_locked else db.session.get(Member, member_id)
     if member is None:
         return ladder.lowest
-    row = db.session.get(MemberTierStatus, member_id)
+    row = points.status() if points is not None else db.session.get(MemberTierStatus, member_id)
     decision = _decide(member, row, ladder, programme, now, after_refund, points)
     if not _needs_write(member, row, decision, ladder):
         return decision.tier
@@ -318,6 +333,8 @@ def refresh_tier(
     row.period_tier = decision.standing.period_tier
     row.gained_at = decision.standing.gained_at
     db.session.flush()
+    if points is not None:
+        points.status_written(row)
     return decision.tier
 
 

@@ -177,7 +177,7 @@ def enqueue(
     return message
 
 
-_INSERT_EVENT = insert(OutboxMessage.__table__)
+_INSERT_EVENT = insert(OutboxMessage)
 
 
 def record_event(event: DomainEvent) -> None:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.accounts.models import Member
 from app.campaigns.redemption import TillPlace
@@ -227,6 +227,16 @@ def present(till: TillContext, operation: TillOperation, visit: Visit) -> Any | 
     return None
 
 
+# Steps 6 and 7 in one statement, built once (see ``load_member``).
+_READ_MEMBER = (
+    select(Member, CardBlock.card_id)
+    .outerjoin(CardBlock, CardBlock.card_id == bindparam("card_id"))
+    .where(Member.id == bindparam("member_id"))
+    .execution_options(populate_existing=True)
+)
+_LOCK_MEMBER = _READ_MEMBER.with_for_update(of=Member)
+
+
 def load_member(visit: Visit, *, lock: bool) -> None:
     """Steps 6 and 7: refuse a blocked card or member, and lock the member's row until commit.
 
@@ -238,15 +248,8 @@ def load_member(visit: Visit, *, lock: bool) -> None:
     if visit.member_id is None:
         return
     card_id = str(visit.card.card_id) if visit.card is not None else None
-    query = (
-        select(Member, CardBlock.card_id)
-        .outerjoin(CardBlock, CardBlock.card_id == card_id)
-        .where(Member.id == visit.member_id)
-        .execution_options(populate_existing=True)
-    )
-    if lock:
-        query = query.with_for_update(of=Member)
-    row = db.session.execute(query).first()
+    query = _LOCK_MEMBER if lock else _READ_MEMBER
+    row = db.session.execute(query, {"member_id": visit.member_id, "card_id": card_id}).first()
     if row is None:
         raise unknown_member(visit.member_id)
     member, card_block = row
