@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.campaigns.models import Coupon
 from app.errors import DomainError, Problem
@@ -57,14 +57,17 @@ def read_code(text: str) -> str:
         raise Problem(InvalidCode.type, InvalidCode.status, InvalidCode.title, str(exc)) from None
 
 
+_COUPON_BY_HASH = (
+    select(Coupon)
+    .where(Coupon.code_hash == bindparam("code_hash"))
+    .execution_options(populate_existing=True)
+)
+
+
 def find_coupon(canonical: str) -> Coupon:
     """Return the coupon with this canonical code, or refuse with ``unknown-code``."""
     code_hash = code_lookup_hash(canonical, storage_keys().lookup)
-    coupon = db.session.scalar(
-        select(Coupon)
-        .where(Coupon.code_hash == code_hash)
-        .execution_options(populate_existing=True)
-    )
+    coupon = db.session.scalar(_COUPON_BY_HASH, {"code_hash": code_hash})
     if coupon is None:
         raise DomainError("unknown-code", "No coupon has this code; check it again.")
     return coupon

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import Member
@@ -29,7 +29,7 @@ from app.campaigns.codes import find_coupon
 from app.campaigns.models import Coupon, Redemption
 from app.campaigns.settings import coupon_settings
 from app.campaigns.views import coupon_view
-from app.db import iso_or_none, utcnow
+from app.db import insert_row, iso_or_none, utcnow
 from app.errors import DomainError, Problem
 from app.events import DomainEvent, publish
 from app.extensions import db
@@ -207,6 +207,24 @@ def validation_answer(evaluation: Evaluation, now: datetime) -> dict[str, Any]:
     return answer
 
 
+# One conditional UPDATE is the whole defence against a double redemption: it changes the row
+# only while the coupon is unused, and returns the new use count. Built once.
+_USE_COUPON = (
+    update(Coupon)
+    .where(
+        Coupon.id == bindparam("coupon_id"),
+        Coupon.redeemed_at.is_(None),
+        Coupon.voided_at.is_(None),
+    )
+    .values(
+        redeemed_at=bindparam("at"),
+        redemption_id=bindparam("redemption"),
+        use_count=Coupon.use_count + 1,
+    )
+    .returning(Coupon.use_count)
+)
+
+
 def redeem_coupon(
     evaluation: Evaluation,
     *,
@@ -227,13 +245,11 @@ def redeem_coupon(
         raise evaluation.refusal
     coupon, decision = evaluation.coupon, evaluation.decision
     redemption_id = uuid.uuid4()
-    used = db.session.execute(
-        update(Coupon)
-        .where(Coupon.id == coupon.id, Coupon.redeemed_at.is_(None), Coupon.voided_at.is_(None))
-        .values(redeemed_at=now, redemption_id=redemption_id, use_count=Coupon.use_count + 1)
-        .returning(Coupon.use_count)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    used = (
+        db.session.connection()
+        .execute(_USE_COUPON, {"coupon_id": coupon.id, "at": now, "redemption": redemption_id})
+        .scalar_one_or_none()
+    )
     if used is None:
         raise _lost_race(coupon.id)
     # The row changed under the ORM: tell the loaded coupon without making it dirty.
@@ -263,8 +279,8 @@ def redeem_coupon(
     )
     if decision.bonus_points and member_id is not None:
         redemption.ledger_entry_id = _post_bonus(redemption, member_id)
-    db.session.add(redemption)
-    db.session.flush()
+    db.session.flush()  # what the redemption points at is in the database first
+    insert_row(db.session.connection(), redemption)
     publish(
         DomainEvent(
             "coupon.redeemed",

@@ -31,13 +31,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import ColumnElement, Integer, func, literal, select, true, update
+from sqlalchemy import ColumnElement, Integer, bindparam, func, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import Member
 from app.bulk import among, insert_rows
+from app.db import insert_row
 from app.errors import Problem
 from app.events import DomainEvent, publish
 from app.extensions import db
@@ -95,15 +96,30 @@ def _check_sign(kind: str, points: int) -> None:
         raise ValueError(f"a {kind} entry must move points")
 
 
+_ADD_POINTS = (
+    update(Member)
+    .where(Member.id == bindparam("member_id"))
+    .values(points_balance=Member.points_balance + bindparam("delta"))
+    .returning(Member.points_balance)
+)
+
+
 def _move_balance(member_id: int, delta: int, guard: ColumnElement[bool]) -> int | None:
     """Add ``delta`` to the balance if ``guard`` holds; return the new balance or None."""
-    new_balance = db.session.execute(
-        update(Member)
-        .where(Member.id == member_id, guard)
-        .values(points_balance=Member.points_balance + delta)
-        .returning(Member.points_balance)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    if guard is UNGUARDED:  # the common case, a statement built once
+        new_balance = (
+            db.session.connection()
+            .execute(_ADD_POINTS, {"member_id": member_id, "delta": delta})
+            .scalar_one_or_none()
+        )
+    else:
+        new_balance = db.session.execute(
+            update(Member)
+            .where(Member.id == member_id, guard)
+            .values(points_balance=Member.points_balance + delta)
+            .returning(Member.points_balance)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
     if new_balance is not None:
         # A Member loaded earlier in this session holds the old balance: give it the new one
         # (as loaded from the database, so it is neither dirty nor read again).
@@ -162,15 +178,16 @@ def _post(
     """Move the balance and add the entry, both or neither."""
     if kind in PLAIN_KINDS and guard is UNGUARDED:
         # Nothing here can be refused on its own (no balance guard, no unique index to hit):
-        # two statements, and a failure fails the caller's transaction as a whole.
+        # two statements, and a failure fails the caller's transaction as a whole. They run on
+        # the connection, so what the session holds (a member signed up just now) goes first.
+        db.session.flush()
         balance = _move_balance(member_id, points, guard)
         if balance is None:
             raise unknown_member(member_id)
         entry = LedgerEntry(
             member_id=member_id, points=points, kind=kind, balance_after=balance, **fields
         )
-        db.session.add(entry)
-        db.session.flush()
+        insert_row(db.session.connection(), entry)
     else:
         entry = _post_in_savepoint(member_id, points, kind, guard, **fields)
     _announce(entry, kind, points)
