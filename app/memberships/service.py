@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from app.accounts.models import Member
 from app.campaigns.issuing import issue_member_coupon
@@ -55,11 +55,13 @@ from app.memberships.models import (
     MembershipGrant,
     MembershipPlan,
 )
+from app.settings_cache import bump_version, cached_setting
 from app.stores import scope
 from coupons.rules import Benefit
 
 DEFAULT_REMINDER_DAYS = 14
 LATE_REFUND_RULE = "membership-late-refund"
+PLAN_SKUS_SETTINGS_NAME = "membership-plan-skus"  # the plans' version in ``app.settings_cache``
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -114,6 +116,7 @@ def create_plan(fields: Mapping[str, Any]) -> MembershipPlan:
     _apply_plan_fields(plan, fields)
     db.session.add(plan)
     db.session.flush()
+    bump_version(PLAN_SKUS_SETTINGS_NAME)
     return plan
 
 
@@ -130,6 +133,7 @@ def update_plan(plan_id: int, fields: Mapping[str, Any]) -> MembershipPlan:
             )
     _apply_plan_fields(plan, fields)
     db.session.flush()
+    bump_version(PLAN_SKUS_SETTINGS_NAME)
     return plan
 
 
@@ -144,20 +148,30 @@ def list_plans(*, only_active: bool) -> Sequence[MembershipPlan]:
 # --- selling ------------------------------------------------------------------------------
 
 
+_RUNNING_MEMBERSHIP = (
+    select(Membership)
+    .where(
+        Membership.member_id == bindparam("member_id"),
+        Membership.status == "active",
+        Membership.starts_at <= bindparam("at"),
+        Membership.ends_at > bindparam("at"),
+    )
+    .order_by(Membership.starts_at)
+    .limit(1)
+)
+_RUNNING_MEMBERSHIP_ID = _RUNNING_MEMBERSHIP.with_only_columns(Membership.id)
+
+
 def active_membership(member_id: int, at: datetime | None = None) -> Membership | None:
     """Return the member's membership running at ``at`` (default now), if any."""
-    at = at or utcnow()
-    return db.session.scalar(
-        select(Membership)
-        .where(
-            Membership.member_id == member_id,
-            Membership.status == "active",
-            Membership.starts_at <= at,
-            Membership.ends_at > at,
-        )
-        .order_by(Membership.starts_at)
-        .limit(1)
-    )
+    params = {"member_id": member_id, "at": at or utcnow()}
+    return db.session.scalar(_RUNNING_MEMBERSHIP, params)
+
+
+def _has_running_membership(member_id: int, at: datetime) -> bool:
+    """Say whether the member has a membership running (a Core query: every purchase asks)."""
+    params = {"member_id": member_id, "at": at}
+    return db.session.connection().execute(_RUNNING_MEMBERSHIP_ID, params).first() is not None
 
 
 def _grant(membership: Membership, key: str, benefit: Benefit, valid_until: datetime) -> None:
@@ -261,7 +275,18 @@ def sell_membership(
     return membership
 
 
+def _plan_skus() -> frozenset[str]:
+    """Return the SKUs active plans are sold as (cached per process: every purchase asks)."""
+    return cached_setting(PLAN_SKUS_SETTINGS_NAME, _read_plan_skus)
+
+
+def _read_plan_skus() -> frozenset[str]:
+    query = select(MembershipPlan.sku).where(MembershipPlan.active.is_(True))
+    return frozenset(db.session.scalars(query))
+
+
 def _plans_by_sku(skus: set[str]) -> dict[str, MembershipPlan]:
+    skus &= _plan_skus()
     if not skus:
         return {}
     plans = db.session.scalars(
@@ -312,7 +337,12 @@ def on_purchase_booked(event: DomainEvent) -> None:
     """Start memberships bought in this basket; add the running membership's extra points."""
     if event.member_id is None:
         return
-    running = active_membership(event.member_id)
+    now = utcnow()
+    running = (
+        active_membership(event.member_id, now)
+        if _has_running_membership(event.member_id, now)
+        else None
+    )
     if running is not None:
         _post_bonus(event, running, db.session.get_one(MembershipPlan, running.plan_id))
     for plan, price in _plan_lines(event.data.get("lines") or []):

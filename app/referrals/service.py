@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, has_request_context, request
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from app.accounts.models import Member
 from app.campaigns.issuing import issue_member_coupon
@@ -289,17 +289,20 @@ def claim_referral(
 # --- qualification and payout --------------------------------------------------------------
 
 
+_PENDING_REFERRAL = (
+    select(Referral)
+    .where(Referral.referee_id == bindparam("referee_id"), Referral.status == "pending")
+    .with_for_update()
+)
+
+
 def note_qualifying_purchase(event: DomainEvent) -> None:
     """Qualify the buyer's pending referral (a ``purchase.booked`` subscriber)."""
     if event.member_id is None:
         return
     if int(event.data.get("amount_cents", 0)) < setting("REFERRAL_MIN_PURCHASE_CENTS"):
         return
-    referral = db.session.scalar(
-        select(Referral)
-        .where(Referral.referee_id == event.member_id, Referral.status == "pending")
-        .with_for_update()
-    )
+    referral = db.session.scalar(_PENDING_REFERRAL, {"referee_id": event.member_id})
     if referral is None:
         return
     now = utcnow()

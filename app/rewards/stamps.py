@@ -7,9 +7,11 @@ stamp (a line of 3 coffees adds 3).
 
 The ledger calls ``record_stamps_for_purchase`` inside its purchase transaction, after the
 points were earned. For each active programme the purchase qualifies for, the member's card is
-created if missing (``INSERT ... ON CONFLICT DO NOTHING``, so two first purchases at once do not
-collide) and then locked (``SELECT ... FOR UPDATE``; SQLite transactions are serialised anyway)
-before it is counted, so concurrent purchases never lose a stamp. Every full card issues the
+created if missing, locked and read in one statement (``INSERT ... ON CONFLICT DO UPDATE ...
+RETURNING``: two first purchases at once do not collide, and the second waits for the first's
+lock; SQLite transactions are serialised anyway) before it is counted, so concurrent purchases
+never lose a stamp. The active programmes are cached per process (``app.settings_cache``;
+creating or stopping a programme bumps their version). Every full card issues the
 reward coupon at once through ``app.campaigns.issuing.issue_member_coupon`` and the rest carries
 over: 9 needed and 10 qualifying units issue one coupon and leave 1 stamp. A receipt stamps a
 card once: calling again with the same ``receipt_ref`` adds nothing.
@@ -25,19 +27,22 @@ transaction, so a purchase that fails leaves no stamps and no coupon behind.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select, text, update
 
 from app.campaigns.issuing import issue_member_coupon
-from app.db import insert_unless_present, utcnow
+from app.db import UTCDateTime, insert_row, insert_unless_present, utcnow
 from app.errors import Problem
 from app.extensions import db
 from app.rewards.models import StampCard, StampEntry, StampEntryKind, StampProgramme
+from app.settings_cache import bump_version, cached_setting
 from coupons.rules import Benefit
 
 STAMP_COUPON_SOURCE = "stamp-card"
+SETTINGS_NAME = "stamp-programmes"  # the active programmes' version in ``app.settings_cache``
 
 
 def create_stamp_programme(
@@ -71,6 +76,7 @@ def create_stamp_programme(
     )
     db.session.add(programme)
     db.session.flush()
+    bump_version(SETTINGS_NAME)
     return programme
 
 
@@ -91,6 +97,7 @@ def set_stamp_programme_active(programme_id: int, active: bool) -> StampProgramm
         )
     programme.active = active
     db.session.flush()
+    bump_version(SETTINGS_NAME)
     return programme
 
 
@@ -113,25 +120,44 @@ def record_stamps_for_purchase(
 
     ``lines`` are the purchase lines as the till sent them (``sku``, ``category``,
     ``quantity``). Returns the JSON-ready state of each card the purchase added stamps to.
+
+    This runs inside every till purchase, so it is built for that: the active programmes come
+    from the per-process settings cache, and a programme the basket qualifies for costs four
+    statements, all built once: the card's upsert (created if missing, locked and read in one
+    ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``), the receipt check, the card's new
+    count and the stamp entry.
     """
     states: list[dict[str, Any]] = []
-    for programme in _active_programmes():
+    now = utcnow()
+    for programme in active_programme_terms():
         units = qualifying_units(programme, lines)
         if units <= 0:
             continue
-        card = _locked_card(programme.id, member_id)
+        connection = db.session.connection()
+        row = connection.execute(
+            _LOCK_CARD, {"programme_id": programme.id, "member_id": member_id, "now": now}
+        ).one()
+        card = LockedCard(row.id, member_id, row.stamps, row.rewards_issued)
         if receipt_ref and _receipt_already_stamped(card.id, receipt_ref):
             continue
         card.stamps += units
-        db.session.add(
-            StampEntry(
-                card_id=card.id,
-                kind=StampEntryKind.PURCHASE,
-                stamps=units,
-                receipt_ref=receipt_ref or None,
-            )
+        entry = StampEntry(
+            card_id=card.id,
+            kind=StampEntryKind.PURCHASE,
+            stamps=units,
+            receipt_ref=receipt_ref or None,
         )
+        insert_row(connection, entry)
         coupon_ids = _issue_rewards_for_full_cards(programme, card, receipt_ref)
+        connection.execute(
+            _STORE_CARD,
+            {
+                "card": card.id,
+                "to_stamps": card.stamps,
+                "to_rewards": card.rewards_issued,
+                "at": now,
+            },
+        )
         db.session.flush()
         states.append(_card_state(programme, card, stamps_added=units, coupon_ids=coupon_ids))
     return states
@@ -183,7 +209,9 @@ def reverse_stamps_for_refund(
     return states
 
 
-def qualifying_units(programme: StampProgramme, lines: Iterable[Mapping[str, Any]]) -> int:
+def qualifying_units(
+    programme: StampProgramme | ProgrammeTerms, lines: Iterable[Mapping[str, Any]]
+) -> int:
     """Count the units of ``lines`` that earn stamps in ``programme``."""
     skus = set(programme.skus or [])
     units = 0
@@ -200,10 +228,78 @@ def qualifying_units(programme: StampProgramme, lines: Iterable[Mapping[str, Any
     return units
 
 
-def _active_programmes() -> Sequence[StampProgramme]:
-    return db.session.scalars(
+@dataclass(frozen=True)
+class ProgrammeTerms:
+    """An active programme's terms, as a purchase needs them (cached per process)."""
+
+    id: int
+    name: str
+    category: str | None
+    skus: tuple[str, ...]
+    stamps_needed: int
+    reward_benefit: dict[str, Any]
+    coupon_valid_days: int | None
+
+
+@dataclass
+class LockedCard:
+    """A member's card in one programme, locked by the purchase that is counting it."""
+
+    id: int
+    member_id: int
+    stamps: int
+    rewards_issued: int
+
+
+def active_programme_terms() -> tuple[ProgrammeTerms, ...]:
+    """Return the terms of every active programme, oldest first (see ``app.settings_cache``)."""
+    return cached_setting(SETTINGS_NAME, _read_active_programmes)
+
+
+def _read_active_programmes() -> tuple[ProgrammeTerms, ...]:
+    programmes = db.session.scalars(
         select(StampProgramme).where(StampProgramme.active).order_by(StampProgramme.id)
-    ).all()
+    )
+    return tuple(
+        ProgrammeTerms(
+            p.id,
+            p.name,
+            p.category,
+            tuple(p.skus or ()),
+            p.stamps_needed,
+            dict(p.reward_benefit),
+            p.coupon_valid_days,
+        )
+        for p in programmes
+    )
+
+
+# The card, created if missing, locked and read in one statement. The no-op ``DO UPDATE``
+# takes the row lock (PostgreSQL) and makes ``RETURNING`` answer for an existing card too.
+_LOCK_CARD = (
+    text(
+        "INSERT INTO stamp_cards (programme_id, member_id, stamps, rewards_issued, created_at,"
+        " updated_at) VALUES (:programme_id, :member_id, 0, 0, :now, :now)"
+        " ON CONFLICT (programme_id, member_id) DO UPDATE SET updated_at = stamp_cards.updated_at"
+        " RETURNING id, stamps, rewards_issued"
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime()))
+    .columns(id=Integer(), stamps=Integer(), rewards_issued=Integer())
+)
+_STORE_CARD = (
+    update(StampCard)
+    .where(StampCard.id == bindparam("card"))
+    .values(
+        stamps=bindparam("to_stamps"),
+        rewards_issued=bindparam("to_rewards"),
+        updated_at=bindparam("at"),
+    )
+)
+_RECEIPT_STAMPED = select(StampEntry.id).where(
+    StampEntry.card_id == bindparam("card_id"),
+    StampEntry.kind == StampEntryKind.PURCHASE,
+    StampEntry.receipt_ref == bindparam("receipt_ref"),
+)
 
 
 def _locked_card(programme_id: int, member_id: int) -> StampCard:
@@ -225,20 +321,14 @@ def _locked_card(programme_id: int, member_id: int) -> StampCard:
 
 
 def _receipt_already_stamped(card_id: int, receipt_ref: str) -> bool:
-    return (
-        db.session.scalar(
-            select(StampEntry.id).where(
-                StampEntry.card_id == card_id,
-                StampEntry.kind == StampEntryKind.PURCHASE,
-                StampEntry.receipt_ref == receipt_ref,
-            )
-        )
-        is not None
+    found = db.session.connection().execute(
+        _RECEIPT_STAMPED, {"card_id": card_id, "receipt_ref": receipt_ref}
     )
+    return found.first() is not None
 
 
 def _issue_rewards_for_full_cards(
-    programme: StampProgramme, card: StampCard, receipt_ref: str
+    programme: ProgrammeTerms, card: LockedCard, receipt_ref: str
 ) -> list[int]:
     """Issue one coupon per full card on the (locked) card and take those stamps off."""
     coupon_ids: list[int] = []
@@ -271,8 +361,8 @@ def _valid_until(days: int | None) -> datetime | None:
 
 
 def _card_state(
-    programme: StampProgramme,
-    card: StampCard | None,
+    programme: StampProgramme | ProgrammeTerms,
+    card: StampCard | LockedCard | None,
     *,
     stamps_added: int = 0,
     coupon_ids: list[int] | None = None,
