@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 WEB_CONCURRENCY ?= 2
-GUNICORN_THREADS ?= 8
+GUNICORN_THREADS ?= 1
 STAMP := $(VENV)/.installed
 
 export FLASK_APP := app
@@ -34,7 +34,7 @@ run: $(STAMP) ## Migrate, seed the demo shop if empty, serve on 127.0.0.1:PORT (
 	@$(VENV)/bin/flask worker & worker=$$!; \
 		trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
 		$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WEB_CONCURRENCY) \
-		--worker-class gthread --threads $(GUNICORN_THREADS) --access-logfile - "app:create_app()"
+		--threads $(GUNICORN_THREADS) --access-logfile - "app:create_app()"
 
 test: $(STAMP) ## Run every test suite (PostgreSQL/Redis/Chromium suites skip when absent, fail in CI)
 	@$(PY) -m pytest

@@ -294,6 +294,9 @@ _PENDING_REFERRAL = (
     .where(Referral.referee_id == bindparam("referee_id"), Referral.status == "pending")
     .with_for_update()
 )
+_PENDING_REFERRAL_ID = select(Referral.id).where(
+    Referral.referee_id == bindparam("referee_id"), Referral.status == "pending"
+)
 
 
 def note_qualifying_purchase(event: DomainEvent) -> None:
@@ -302,7 +305,10 @@ def note_qualifying_purchase(event: DomainEvent) -> None:
         return
     if int(event.data.get("amount_cents", 0)) < setting("REFERRAL_MIN_PURCHASE_CENTS"):
         return
-    referral = db.session.scalar(_PENDING_REFERRAL, {"referee_id": event.member_id})
+    params = {"referee_id": event.member_id}
+    if db.session.connection().execute(_PENDING_REFERRAL_ID, params).first() is None:
+        return  # nearly every purchase: one Core query, no ORM
+    referral = db.session.scalar(_PENDING_REFERRAL, params)
     if referral is None:
         return
     now = utcnow()
