@@ -25,6 +25,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -76,6 +77,19 @@ def web_command(app_dir: Path, port: int) -> list[str]:
     words = shlex.split(command)
     words[0] = str(Path(sys.executable).parent / words[0])
     return words
+
+
+def require_free_port(port: int) -> None:
+    """Stop with a clear message if something already listens on ``port`` (it would be measured
+    instead of the server this run starts)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(
+                f"port {port} is in use: stop what serves it or set BENCH_PORT"
+            ) from None
 
 
 def start(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -183,6 +197,8 @@ def main() -> int:
     app_dir = Path(os.environ.get("BENCH_APP_DIR") or REPO).resolve()
     seconds = env_int("BENCH_SECONDS", 10)
     port = env_int("BENCH_PORT", 8950)
+    require_free_port(port)
+    require_free_port(port + 1)
     work = Path(tempfile.mkdtemp(prefix="lw-bench-"))
     database_url = fresh_database(work)
     app_env = {
