@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, func, select, text, update
 
 from app.campaigns.issuing import issue_member_coupon
-from app.db import UTCDateTime, insert_row, insert_unless_present, utcnow
+from app.db import UTCDateTime, insert_row, utcnow
 from app.errors import Problem
 from app.extensions import db
 from app.rewards.models import StampCard, StampEntry, StampEntryKind, StampProgramme
@@ -122,10 +122,10 @@ def record_stamps_for_purchase(
     ``quantity``). Returns the JSON-ready state of each card the purchase added stamps to.
 
     This runs inside every till purchase, so it is built for that: the active programmes come
-    from the per-process settings cache, and a programme the basket qualifies for costs four
-    statements, all built once: the card's upsert (created if missing, locked and read in one
-    ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``), the receipt check, the card's new
-    count and the stamp entry.
+    from the per-process settings cache, and a programme the basket qualifies for costs three
+    statements, all built once: the receipt check, the stamps added (the card created if
+    missing, counted, locked and read in one ``INSERT ... ON CONFLICT DO UPDATE ...
+    RETURNING``) and the stamp entry; a card that filled up costs its rewards on top.
     """
     states: list[dict[str, Any]] = []
     now = utcnow()
@@ -134,13 +134,13 @@ def record_stamps_for_purchase(
         if units <= 0:
             continue
         connection = db.session.connection()
+        if receipt_ref and _receipt_already_stamped(programme.id, member_id, receipt_ref):
+            continue
         row = connection.execute(
-            _LOCK_CARD, {"programme_id": programme.id, "member_id": member_id, "now": now}
+            _ADD_STAMPS,
+            {"programme_id": programme.id, "member_id": member_id, "units": units, "now": now},
         ).one()
         card = LockedCard(row.id, member_id, row.stamps, row.rewards_issued)
-        if receipt_ref and _receipt_already_stamped(card.id, receipt_ref):
-            continue
-        card.stamps += units
         entry = StampEntry(
             card_id=card.id,
             kind=StampEntryKind.PURCHASE,
@@ -149,16 +149,12 @@ def record_stamps_for_purchase(
         )
         insert_row(connection, entry)
         coupon_ids = _issue_rewards_for_full_cards(programme, card, receipt_ref)
-        connection.execute(
-            _STORE_CARD,
-            {
-                "card": card.id,
-                "to_stamps": card.stamps,
-                "to_rewards": card.rewards_issued,
-                "at": now,
-            },
-        )
-        db.session.flush()
+        if coupon_ids:
+            connection.execute(
+                _STORE_CARD,
+                {"card": card.id, "to_stamps": card.stamps, "to_rewards": card.rewards_issued},
+            )
+            db.session.flush()
         states.append(_card_state(programme, card, stamps_added=units, coupon_ids=coupon_ids))
     return states
 
@@ -274,57 +270,50 @@ def _read_active_programmes() -> tuple[ProgrammeTerms, ...]:
     )
 
 
-# The card, created if missing, locked and read in one statement. The no-op ``DO UPDATE``
-# takes the row lock (PostgreSQL) and makes ``RETURNING`` answer for an existing card too.
-_LOCK_CARD = (
+# The stamps added to the card in one statement: created if missing (two first purchases at
+# once do not collide; the second waits for the first's row lock), counted, and read back.
+_ADD_STAMPS = (
     text(
         "INSERT INTO stamp_cards (programme_id, member_id, stamps, rewards_issued, created_at,"
-        " updated_at) VALUES (:programme_id, :member_id, 0, 0, :now, :now)"
-        " ON CONFLICT (programme_id, member_id) DO UPDATE SET updated_at = stamp_cards.updated_at"
+        " updated_at) VALUES (:programme_id, :member_id, :units, 0, :now, :now)"
+        " ON CONFLICT (programme_id, member_id) DO UPDATE"
+        " SET stamps = stamp_cards.stamps + :units, updated_at = :now"
         " RETURNING id, stamps, rewards_issued"
     )
     .bindparams(bindparam("now", type_=UTCDateTime()))
     .columns(id=Integer(), stamps=Integer(), rewards_issued=Integer())
 )
+# Only when the stamps filled the card: the rewards issued and the stamps they took.
 _STORE_CARD = (
     update(StampCard)
     .where(StampCard.id == bindparam("card"))
-    .values(
-        stamps=bindparam("to_stamps"),
-        rewards_issued=bindparam("to_rewards"),
-        updated_at=bindparam("at"),
-    )
+    .values(stamps=bindparam("to_stamps"), rewards_issued=bindparam("to_rewards"))
 )
-_RECEIPT_STAMPED = select(StampEntry.id).where(
-    StampEntry.card_id == bindparam("card_id"),
-    StampEntry.kind == StampEntryKind.PURCHASE,
-    StampEntry.receipt_ref == bindparam("receipt_ref"),
+_RECEIPT_STAMPED = (
+    select(StampEntry.id)
+    .join(StampCard, StampCard.id == StampEntry.card_id)
+    .where(
+        StampCard.programme_id == bindparam("programme_id"),
+        StampCard.member_id == bindparam("member_id"),
+        StampEntry.kind == StampEntryKind.PURCHASE,
+        StampEntry.receipt_ref == bindparam("receipt_ref"),
+    )
 )
 
 
 def _locked_card(programme_id: int, member_id: int) -> StampCard:
-    """Return the member's card in the programme, created if missing and locked for update."""
-    values = {
-        "programme_id": programme_id,
-        "member_id": member_id,
-        "stamps": 0,
-        "rewards_issued": 0,
-    }
-    db.session.connection().execute(*insert_unless_present(StampCard, values))
-    card = db.session.scalars(
+    """Return the member's (existing) card in the programme, locked for update."""
+    return db.session.scalars(
         select(StampCard)
         .where(StampCard.programme_id == programme_id, StampCard.member_id == member_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
-    return card
 
 
-def _receipt_already_stamped(card_id: int, receipt_ref: str) -> bool:
-    found = db.session.connection().execute(
-        _RECEIPT_STAMPED, {"card_id": card_id, "receipt_ref": receipt_ref}
-    )
-    return found.first() is not None
+def _receipt_already_stamped(programme_id: int, member_id: int, receipt_ref: str) -> bool:
+    params = {"programme_id": programme_id, "member_id": member_id, "receipt_ref": receipt_ref}
+    return db.session.connection().execute(_RECEIPT_STAMPED, params).first() is not None
 
 
 def _issue_rewards_for_full_cards(
