@@ -11,8 +11,12 @@
    ``BENCH_THREADS`` (2) threads for ``BENCH_SECONDS`` (10) each: the ceiling, then scan,
    purchase, coupon redemption and ``GET /api/v1/me/card``, then the ceiling again (the mean of
    both is the ceiling: the machine is shared, so the ratios are what to compare).
-4. One table (requests/s, p50, p99, errors, share of the ceiling), then the checks: no coupon
-   redeemed twice, and ``flask ledger verify`` passes. Exit status 1 if a check fails.
+4. One table (requests/s, p50, p99, errors, share of the ceiling); where the machine has
+   ``/proc``, a second one with the CPU time each request cost the app's workers, PostgreSQL,
+   Redis and the whole machine (the wrk client and the kernel included); then the checks: no
+   coupon redeemed twice, and ``flask ledger verify`` passes. Exit status 1 if a check fails.
+5. What each call costs inside the app, in numbers that do not swing with the machine's load:
+   SQL statements and Python function calls per request (``bench/statements.py``).
 
 ``BENCH_APP_DIR`` points at another checkout to measure it with the same harness (the before
 measurement in ``docs/performance.md``); ``BENCH_REDIS_URL`` gives the app a Redis.
@@ -123,6 +127,32 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=20)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         os.killpg(process.pid, 9)
+
+
+def cpu_seconds() -> dict[str, float]:
+    """Return the CPU time (user + system) used so far by the app's workers, PostgreSQL's and
+    Redis's processes, and the whole machine (from ``/proc``; empty where there is none)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"app": 0.0, "postgres": 0.0, "redis": 0.0}
+    for pid in filter(str.isdigit, os.listdir("/proc")) if Path("/proc/stat").exists() else ():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if b"app:create_app()" in command:
+            used["app"] += seconds
+        elif name.startswith("postgres"):
+            used["postgres"] += seconds
+        elif name.startswith("redis"):
+            used["redis"] += seconds
+    if Path("/proc/stat").exists():
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        used["machine"] = (sum(ticks) - ticks[3] - ticks[4]) / tick  # all but idle and iowait
+    return used
 
 
 def wrk(script: str, url: str, env: dict[str, str], seconds: int) -> dict[str, float]:
@@ -260,7 +290,12 @@ def main() -> int:
         wrk("scan.lua", base, {**wrk_env, "BENCH_RUN": "warm"}, 2)  # warm up the workers
         first = wrk("ceiling.lua", f"http://127.0.0.1:{port + 1}/", wrk_env, seconds)
         for name, script, _ in SCENARIOS:
+            before = cpu_seconds()
             results[name] = wrk(script, base, wrk_env, seconds)
+            after = cpu_seconds()
+            requests = max(results[name]["requests"], 1)
+            for part in after:
+                results[name][f"cpu_ms_{part}"] = 1000 * (after[part] - before[part]) / requests
         last = wrk("ceiling.lua", f"http://127.0.0.1:{port + 1}/", wrk_env, seconds)
     finally:
         stop(app_server)
@@ -278,11 +313,32 @@ def main() -> int:
             f"| `{name}` | {result['rps']:,.0f} | {result['p50_ms']:.1f} ms | "
             f"{result['p99_ms']:.1f} ms | {result['errors']:.0f} | {result['rps'] / ceiling:.3f} |"
         )
+    if any("cpu_ms_machine" in result for result in results.values()):
+        print()
+        print("CPU time per request (user + system), while each call was under load:")
+        print()
+        print("| call | the app's workers | PostgreSQL | Redis | the whole machine |")
+        print("|---|---:|---:|---:|---:|")
+        for name, result in results.items():
+            print(
+                f"| `{name}` | {result['cpu_ms_app']:.2f} ms | {result['cpu_ms_postgres']:.2f} ms"
+                f" | {result['cpu_ms_redis']:.2f} ms | {result['cpu_ms_machine']:.2f} ms |"
+            )
     print()
     failed = False
     for name, ok, detail in checks(app_env, app_dir):
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
         failed |= not ok
+    print()
+    counted = subprocess.run(
+        [sys.executable, str(HERE / "statements.py"), str(work / "data")],
+        cwd=app_dir,
+        env=app_env,
+        capture_output=True,
+        text=True,
+    )
+    print("In the app, per request (bench/statements.py):")
+    print(counted.stdout.strip() if counted.returncode == 0 else counted.stderr.strip()[-500:])
     out = os.environ.get("BENCH_JSON")
     if out:
         Path(out).write_text(json.dumps({"ceiling": ceiling, "results": results}, indent=2))

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -119,7 +119,7 @@ def book_purchase(
     insert waits for it) inserts nothing and is refused as ``duplicate-receipt``, and the
     caller's transaction (or savepoint) takes the entry back with it.
     """
-    counted = QualifyingPoints(member.id)
+    counted = QualifyingPoints(member.id, now - timedelta(days=programme.tier_window_days))
     tier = refresh_tier(member.id, now=now, member_locked=True, member=member, points=counted)
     promotion = running_promotion(at.store_id, now)
     points = compute_points(

@@ -35,6 +35,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import Member
 from app.db import utcnow
@@ -213,24 +215,65 @@ def qualifying_points(member_id: int, since: datetime, until: datetime | None = 
     return int(db.session.connection().execute(query, params).scalar() or 0)
 
 
+# A purchase's first tier review in one statement: the member's standing and the qualifying
+# points of the window that ends now.
+_STATUS_AND_POINTS = (
+    select(
+        MemberTierStatus.period_start,
+        MemberTierStatus.period_tier,
+        MemberTierStatus.gained_at,
+        _QUALIFYING_SINCE.scalar_subquery().label("points"),
+    )
+    .select_from(Member)
+    .outerjoin(MemberTierStatus, MemberTierStatus.member_id == Member.id)
+    .where(Member.id == bindparam("member_id"))
+)
+
+
 class QualifyingPoints:
     """A member's qualifying points per window, summed once and kept current by the caller.
 
     A purchase reviews the tier before and after it earns; the second review needs the same
     sum plus the points just earned, so the caller ``add``s them instead of summing again. The
-    member's tier status row is read once for both reviews too (``status``).
+    member's tier status row is read once for both reviews too (``status``), and, when the
+    caller names the window that ends now (``window_since``), in the same statement as that
+    window's sum.
     """
 
-    def __init__(self, member_id: int) -> None:
+    def __init__(self, member_id: int, window_since: datetime | None = None) -> None:
         self.member_id = member_id
+        self.window_since = window_since
         self._sums: dict[tuple[datetime, datetime | None], int] = {}
         self._status: tuple[MemberTierStatus | None] | None = None
 
     def status(self) -> MemberTierStatus | None:
         """Return the member's tier status row (read on the first call; ``None``: no row)."""
         if self._status is None:
-            self._status = (db.session.get(MemberTierStatus, self.member_id),)
+            self._status = (self._read_status(),)
         return self._status[0]
+
+    def _read_status(self) -> MemberTierStatus | None:
+        known = db.session.identity_map.get(identity_key(MemberTierStatus, self.member_id))
+        if self.window_since is None or known is not None:
+            return db.session.get(MemberTierStatus, self.member_id)
+        found = (
+            db.session.connection()
+            .execute(_STATUS_AND_POINTS, {"member_id": self.member_id, "since": self.window_since})
+            .one()
+        )
+        self._sums[(self.window_since, None)] = int(found.points)
+        if found.period_start is None:
+            return None
+        # The row as the session would have loaded it: persistent, clean, no second query.
+        row = MemberTierStatus(
+            member_id=self.member_id,
+            period_start=found.period_start,
+            period_tier=found.period_tier,
+            gained_at=found.gained_at,
+        )
+        make_transient_to_detached(row)
+        db.session.add(row)
+        return row
 
     def status_written(self, row: MemberTierStatus) -> None:
         """Remember the row a review wrote, for the next review."""
