@@ -25,7 +25,7 @@ from app import (  # noqa: F401  (models: registers every table)
 )
 from app.auth.access import check_access_early
 from app.config import settings_from_environment
-from app.db import configure_sqlite
+from app.db import configure_sqlite, ping_idle_connections
 from app.errors import ProblemApi, register_error_handlers
 from app.instance_secrets import InstanceSecrets
 from app.logs import configure_logging
@@ -56,7 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(API_SETTINGS)
     app.config.update(COMPRESS_SETTINGS)
     app.config.update(settings)
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -68,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extensions.db.init_app(app)
     with app.app_context():
         configure_sqlite(extensions.db.engine)
+        ping_idle_connections(extensions.db.engine, app.config["DB_PING_IDLE_SECONDS"])
     extensions.migrate.init_app(app, extensions.db, directory=MIGRATIONS_DIRECTORY)
     extensions.limiter.init_app(app)
     extensions.compress.init_app(app)

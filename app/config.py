@@ -62,6 +62,8 @@ def settings_from_environment() -> dict[str, Any]:
         "INSTANCE_PATH": str(instance_path),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # A pooled database connection idle this long is pinged before use (app.db).
+        "DB_PING_IDLE_SECONDS": float(os.environ.get("LW_DB_PING_IDLE_SECONDS") or 10),
         "PUBLIC_BASE_URL": os.environ.get("LW_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
         "ISSUER_DOMAIN": os.environ.get("LW_ISSUER_DOMAIN", "loyalty.example"),
         "TOKEN_ISSUER": os.environ.get("LW_TOKEN_ISSUER", "loyalty-wallet"),

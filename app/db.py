@@ -13,6 +13,7 @@ the busy timeout) instead of failing.
 from __future__ import annotations
 
 import functools
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -30,6 +31,7 @@ from sqlalchemy import (
     insert,
     text,
 )
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -169,6 +171,37 @@ class Base(DeclarativeBase):
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: UTCDateTime()},
     )
+
+
+def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
+    """Check a pooled connection before use, but only one that sat idle for ``idle_seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` checks every connection on every checkout: a round trip on
+    every request, a tenth of a till scan's. A connection handed back a moment ago was alive a
+    moment ago; the ones that may have died (a database restart, a proxy's idle timeout) are
+    the ones that sat in the pool. A dead one is replaced before the request sees it
+    (``DisconnectionError`` makes the pool connect anew). A database that dies under load
+    fails the requests in flight, as it would with any ping; SQLAlchemy then invalidates the
+    pool's older connections. SQLite has nothing to ping.
+    """
+    if engine.dialect.name == "sqlite":
+        return
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return  # just connected, or back in use within moments
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any failure of the ping means: connect anew
+            raise DisconnectionError("idle connection failed its ping") from exc
+        if not alive:
+            raise DisconnectionError("idle connection failed its ping")
 
 
 def configure_sqlite(engine: Engine) -> None:
