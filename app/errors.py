@@ -3,8 +3,14 @@
 Every error answer is ``{type, title, status, detail}``, plus ``errors`` for field problems and
 any extra members a refusal carries (``redeemed_at`` on a double redemption, say). ``type`` is a
 stable kebab-case word that clients switch on; the README lists them all. Domain code raises
-``Problem`` (or a library error that has a ``type``) and never builds a response itself.
-A 500 is logged with its traceback and answered without one.
+a ``DomainError`` (or a library error that has a ``type``) and never builds a response itself:
+a ``DomainError`` names its type and detail, and its HTTP status and title come from one table,
+``DOMAIN_PROBLEMS``. A ``Problem`` with its own status is for the edge only (this module,
+request limits, authentication with its ``WWW-Authenticate`` header, the request's transaction,
+upload checks) and for the few refusals a table entry cannot say: those that carry headers, and
+``validation-error``, which is answered with several titles today. ``tests/api/test_errors.py``
+checks both rules by reading the source. A 500 is logged with its traceback and answered
+without one.
 
 Titles are for people: when the request's ``Accept-Language`` prefers German, the ``title`` of
 the types the apps show is given in German (``GERMAN_TITLES``); ``type`` and ``detail`` stay as
@@ -143,6 +149,8 @@ class Problem(Exception):
 
 # The HTTP status and title of each domain refusal, in one place: domain code raises a
 # ``DomainError`` with a type and a detail, and the edge answers with the status listed here.
+# A type raised as a ``Problem`` at the edge too (``forbidden``, ``conflict``) has the same
+# status and title there.
 DOMAIN_PROBLEMS: dict[str, tuple[int, str]] = {
     # a card presented at the till (app.cards.presentation)
     "malformed-code": (422, "Malformed code"),
@@ -165,6 +173,102 @@ DOMAIN_PROBLEMS: dict[str, tuple[int, str]] = {
     "refund-exceeds-purchase": (422, "Refund exceeds purchase"),
     "unknown-code": (404, "Unknown coupon code"),
     "member-card-required": (422, "Member card required"),
+    # refused by several packages
+    "forbidden": (403, "Forbidden"),
+    "unknown-member": (404, "Unknown member"),
+    "unknown-store": (404, "Unknown store"),
+    "email-taken": (409, "E-mail taken"),
+    "conflict": (409, "Conflict"),
+    # sign-in and accounts (app.auth, app.me, app.privacy)
+    "invalid-credentials": (401, "Invalid credentials"),
+    "invalid-token": (401, "Invalid token"),
+    "invalid-refresh-token": (401, "Invalid refresh token"),
+    "refresh-token-reused": (401, "Refresh token reused"),
+    "invalid-till-key": (401, "Invalid till key"),
+    "invalid-magic-link": (401, "Invalid sign-in link"),
+    "member-erased": (410, "Member erased"),
+    # idempotent till writes (app.idempotency, app.till.sync)
+    "idempotency-key-required": (400, "Idempotency-Key required"),
+    "idempotency-key-reused": (422, "Idempotency-Key reused"),
+    # automations (app.automations)
+    "task-already-done": (409, "Task already done"),
+    "unknown-automation": (404, "Unknown automation"),
+    "unknown-task": (404, "Unknown task"),
+    # campaigns and coupons (app.campaigns)
+    "conflict-already-resolved": (409, "Conflict already resolved"),
+    "unknown-conflict": (404, "Unknown conflict"),
+    "campaign-has-no-export": (409, "Nothing to export"),
+    "campaign-voided": (410, "Campaign voided"),
+    "codes-already-exported": (409, "Codes already exported"),
+    "unknown-campaign": (404, "Unknown campaign"),
+    "redemption-already-reversed": (409, "Redemption already reversed"),
+    "reversal-not-allowed": (403, "Reversal not allowed"),
+    "reversal-window-closed": (403, "Reversal window closed"),
+    "unknown-redemption": (404, "Unknown redemption"),
+    "coupon-already-voided": (409, "Coupon already voided"),
+    "unknown-coupon": (404, "Unknown coupon"),
+    # surveys and complaints (app.feedback)
+    "complaint-already-resolved": (409, "Complaint already resolved"),
+    "survey-already-answered": (409, "Survey already answered"),
+    "unknown-complaint": (404, "Unknown complaint"),
+    "unknown-survey": (404, "Unknown survey"),
+    # fraud review and rules (app.fraud)
+    "event-already-resolved": (409, "Event already resolved"),
+    "unknown-event": (404, "Unknown event"),
+    "unknown-target": (404, "Unknown target"),
+    "invalid-manager-approval": (403, "Invalid manager approval"),
+    "risk-denied": (403, "Refused by the fraud rules"),
+    "step-up-required": (428, "Step-up required"),
+    # purchase imports (app.imports)
+    "import-bad-header": (422, "Not a purchase export"),
+    "import-conflict": (409, "Import conflict"),
+    "import-not-utf8": (422, "Not UTF-8"),
+    # points ledger and promotions (app.ledger)
+    "unknown-promotion": (404, "Unknown promotion"),
+    "already-expired": (409, "Already expired"),
+    "already-reversed": (409, "Already reversed"),
+    "entry-not-reversible": (422, "Entry cannot be reversed"),
+    "insufficient-points": (409, "Not enough points"),
+    "reason-required": (422, "Reason required"),
+    "unknown-entry": (404, "Unknown entry"),
+    # paid memberships (app.memberships)
+    "membership-not-active": (409, "Membership not active"),
+    "sku-taken": (409, "SKU taken"),
+    "unknown-membership": (404, "Unknown membership"),
+    "unknown-membership-plan": (404, "Unknown plan"),
+    # member profiles (app.profiles)
+    "unknown-consent-purpose": (404, "Unknown consent purpose"),
+    # push subscriptions (app.push)
+    "invalid-push-keys": (422, "Invalid push keys"),
+    "push-endpoint-taken": (409, "Push endpoint taken"),
+    # referrals (app.referrals)
+    "referral-already-linked": (409, "Already referred"),
+    "referral-claim-closed": (409, "Too late for a referral code"),
+    "unknown-referral-code": (404, "Unknown referral code"),
+    # rewards and stamp cards (app.rewards)
+    "fulfilment-not-applicable": (409, "Not a physical gift"),
+    "invalid-fulfilment-transition": (409, "Invalid fulfilment step"),
+    "reward-limit-reached": (409, "Limit reached"),
+    "reward-not-available": (409, "Reward not available"),
+    "reward-out-of-stock": (409, "Out of stock"),
+    "unknown-reward": (404, "Unknown reward"),
+    "unknown-reward-claim": (404, "Unknown claim"),
+    "unknown-stamp-programme": (404, "Unknown stamp programme"),
+    # segments (app.segments)
+    "invalid-segment-rules": (422, "Invalid segment rules"),
+    "segment-empty": (422, "Segment is empty"),
+    "segment-name-taken": (409, "Segment name taken"),
+    "segment-too-large": (422, "Segment too large"),
+    "unknown-segment": (404, "Unknown segment"),
+    # stores and staff (app.stores)
+    "unknown-staff": (404, "Unknown staff account"),
+    # the till desk and offline sync (app.till)
+    "lookup-earn-only": (403, "Earning only"),
+    "query-too-short": (422, "Search text too short"),
+    "unknown-till": (404, "Unknown till"),
+    "offline-event-too-old": (422, "Offline event too old"),
+    # webhooks (app.webhooks)
+    "unknown-webhook-endpoint": (404, "Unknown webhook endpoint"),
 }
 
 

@@ -32,7 +32,7 @@ from sqlalchemy import String, Text, bindparam, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, created_at, insert_unless_present, utcnow
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.extensions import db
 
 HEADER = "Idempotency-Key"
@@ -60,13 +60,12 @@ def idempotency_key_from_request() -> str:
     """Return the request's ``Idempotency-Key`` header, or refuse the request without one."""
     key = request.headers.get(HEADER, "").strip()
     if not key:
-        raise Problem(
+        raise DomainError(
             "idempotency-key-required",
-            400,
-            "Idempotency-Key required",
             f"Send a unique '{HEADER}' header (a UUID) with every till write.",
         )
     if len(key) > MAX_KEY_LENGTH:
+        # Problem, not DomainError: "validation-error" is answered with several titles today.
         raise Problem(
             "validation-error",
             422,
@@ -150,10 +149,8 @@ def claim_idempotency_key(
         .execution_options(populate_existing=True)
     ).scalar_one()
     if existing.request_hash != fingerprint:
-        raise Problem(
+        raise DomainError(
             "idempotency-key-reused",
-            422,
-            "Idempotency-Key reused",
             "This Idempotency-Key was used for a different request; use a new key.",
         )
     return IdempotencyClaim(scope, key, _replay(existing))

@@ -30,7 +30,7 @@ from app.auth.service import (
     sha256_hex,
 )
 from app.db import utcnow
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from app.fraud.verdict import screen_member_signup
 from app.mail import EmailMessage, send_email
@@ -78,12 +78,9 @@ def request_magic_link(email: str, signup: dict[str, Any] | None = None) -> None
     )
 
 
-def _invalid_link() -> Problem:
-    return Problem(
-        "invalid-magic-link",
-        401,
-        "Invalid sign-in link",
-        "This link is unknown, used or expired. Ask for a new one.",
+def _invalid_link() -> DomainError:
+    return DomainError(
+        "invalid-magic-link", "This link is unknown, used or expired. Ask for a new one."
     )
 
 

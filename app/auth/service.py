@@ -23,7 +23,7 @@ from app.auth.passwords import hash_password, password_matches
 from app.auth.tokens import Identity, issue_access_token
 from app.cards.service import issue_card
 from app.db import utcnow
-from app.errors import Problem
+from app.errors import DomainError
 from app.events import DomainEvent, publish
 from app.extensions import db
 from app.fraud.attempts import note_attempt
@@ -51,14 +51,12 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _email_taken() -> Problem:
-    return Problem("email-taken", 409, "E-mail taken", "An account with this e-mail exists.")
+def _email_taken() -> DomainError:
+    return DomainError("email-taken", "An account with this e-mail exists.")
 
 
-def _invalid_credentials() -> Problem:
-    return Problem(
-        "invalid-credentials", 401, "Invalid credentials", "E-mail or password is wrong."
-    )
+def _invalid_credentials() -> DomainError:
+    return DomainError("invalid-credentials", "E-mail or password is wrong.")
 
 
 def _start_refresh_token(identity: Identity, family_id: str | None = None) -> str:
@@ -199,13 +197,11 @@ def refresh(refresh_token: str) -> TokenPair:
             revoke_family(stored.family_id)
             # The revocation must survive the error answer, so it commits on its own.
             db.session.commit()
-            raise Problem(
+            raise DomainError(
                 "refresh-token-reused",
-                401,
-                "Refresh token reused",
                 "This refresh token was already used; the login has been ended everywhere.",
             )
-        raise Problem("invalid-refresh-token", 401, "Invalid refresh token", "Log in again.")
+        raise DomainError("invalid-refresh-token", "Log in again.")
     identity = _identity_for(used.subject_kind, used.subject_id, used.till_id)
     return _token_pair(identity, used.family_id)
 
@@ -215,11 +211,11 @@ def _identity_for(kind: str, subject_id: int, till_id: int | None) -> Identity:
         return Identity("member", subject_id, "member")
     staff = db.session.get(StaffAccount, subject_id)
     if staff is None or not staff.active:
-        raise Problem("invalid-refresh-token", 401, "Invalid refresh token", "Log in again.")
+        raise DomainError("invalid-refresh-token", "Log in again.")
     if kind == "till" and till_id is not None:
         till = db.session.get(Till, till_id)
         if till is None or till.blocked or not staff.works_in(till.store_id):
-            raise Problem("till-blocked", 403, "Till blocked", "This till may not be used.")
+            raise DomainError("till-blocked", "This till may not be used.")
         return Identity("till", staff.id, staff.role, till.id, till.store_id)
     return Identity("staff", staff.id, staff.role)
 
@@ -269,16 +265,13 @@ def open_till_session(till_key: str, email: str, password: str) -> TokenPair:
     if not password_matches(staff.password_hash if staff else None, password) or staff is None:
         raise _invalid_credentials()
     if till is None:
-        raise Problem("invalid-till-key", 401, "Invalid till key", "This till is not registered.")
+        raise DomainError("invalid-till-key", "This till is not registered.")
     if till.blocked:
-        raise Problem("till-blocked", 403, "Till blocked", "This till has been blocked by staff.")
+        raise DomainError("till-blocked", "This till has been blocked by staff.")
     if staff.role not in (StaffRole.CASHIER, StaffRole.MANAGER) or not staff.works_in(
         till.store_id
     ):
-        raise Problem(
-            "forbidden",
-            403,
-            "Forbidden",
-            "Only cashiers and managers of this store may open this till.",
+        raise DomainError(
+            "forbidden", "Only cashiers and managers of this store may open this till."
         )
     return _token_pair(Identity("till", staff.id, staff.role, till.id, till.store_id))

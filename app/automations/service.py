@@ -53,7 +53,7 @@ from app.automations.triggers import (
 )
 from app.campaigns.issuing import issue_member_coupon
 from app.db import iso_or_none, utcnow
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.extensions import db
 from app.feedback.service import invite_to_survey
 from app.ledger.expiry import expiring_points
@@ -84,16 +84,15 @@ DEFAULT_TIMEZONE = "Europe/Berlin"
 
 
 def _invalid(field: str, message: str) -> Problem:
+    # Problem, not DomainError: "validation-error" is answered with several titles today.
     return Problem(
         "validation-error", 422, "Validation error", message, errors={"json": {field: [message]}}
     )
 
 
-def unknown_automation(automation_id: int) -> Problem:
+def unknown_automation(automation_id: int) -> DomainError:
     """Return the problem for an automation id that does not exist."""
-    return Problem(
-        "unknown-automation", 404, "Unknown automation", f"No automation {automation_id}."
-    )
+    return DomainError("unknown-automation", f"No automation {automation_id}.")
 
 
 def _check_action(index: int, action: Mapping[str, Any]) -> None:
@@ -601,9 +600,9 @@ def complete_task(task_id: int, staff_id: int) -> StaffTask:
     """Mark a staff task done."""
     task = db.session.get(StaffTask, task_id, with_for_update=True)
     if task is None:
-        raise Problem("unknown-task", 404, "Unknown task", f"No task {task_id}.")
+        raise DomainError("unknown-task", f"No task {task_id}.")
     if task.status == "done":
-        raise Problem("task-already-done", 409, "Task already done", "This task is done.")
+        raise DomainError("task-already-done", "This task is done.")
     task.status, task.done_at, task.done_by = "done", utcnow(), staff_id
     db.session.flush()
     return task

@@ -99,6 +99,7 @@ def logo() -> tuple[bytes, str]:
     """Return the saved logo and its media type, or refuse with ``not-found``."""
     row = db.session.get(Branding, BRANDING_ROW_ID)
     if row is None or row.logo is None or row.logo_type is None:
+        # Problem, not DomainError: werkzeug answers "not-found" titled "Not Found".
         raise Problem("not-found", 404, "Not found", "No logo has been uploaded.")
     return row.logo, row.logo_type
 
@@ -115,6 +116,7 @@ def contrast_with_white(hex_color: str) -> float:
 
 
 def _invalid(field: str, message: str) -> Problem:
+    # Problem, not DomainError: "validation-error" is answered with several titles today.
     return Problem(
         "validation-error",
         422,

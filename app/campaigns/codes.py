@@ -54,6 +54,7 @@ def read_code(text: str) -> str:
     try:
         return _normalise_code(text)
     except InvalidCode as exc:
+        # Problem, not DomainError: the coupons library's error gives status and title.
         raise Problem(InvalidCode.type, InvalidCode.status, InvalidCode.title, str(exc)) from None
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.campaigns.models import SyncConflict
 from app.db import utcnow
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 
 
@@ -31,14 +31,10 @@ def resolve_conflict(conflict_id: int, *, staff_id: int, note: str) -> SyncConfl
     """Close a conflict after review, with a note saying what was done."""
     conflict = db.session.get(SyncConflict, conflict_id, with_for_update=True)
     if conflict is None:
-        raise Problem(
-            "unknown-conflict", 404, "Unknown conflict", f"There is no conflict {conflict_id}."
-        )
+        raise DomainError("unknown-conflict", f"There is no conflict {conflict_id}.")
     if conflict.status == "resolved":
-        raise Problem(
+        raise DomainError(
             "conflict-already-resolved",
-            409,
-            "Conflict already resolved",
             "This conflict was resolved before.",
             resolved_at=conflict.resolved_at.isoformat() if conflict.resolved_at else None,
         )

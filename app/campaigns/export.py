@@ -21,7 +21,7 @@ from app.accounts.models import StaffAccount
 from app.campaigns.codes import export_key
 from app.campaigns.models import Campaign, Coupon
 from app.db import iso_or_none, utcnow
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from app.naming import NameBook
 from coupons.codes import CANONICAL_LENGTH
@@ -64,9 +64,7 @@ def get_campaign(campaign_id: int, *, lock: bool = False) -> Campaign:
         query = query.with_for_update().execution_options(populate_existing=True)
     campaign = db.session.scalar(query)
     if campaign is None:
-        raise Problem(
-            "unknown-campaign", 404, "Unknown campaign", f"There is no campaign {campaign_id}."
-        )
+        raise DomainError("unknown-campaign", f"There is no campaign {campaign_id}.")
     return campaign
 
 
@@ -80,21 +78,15 @@ def export_campaign_codes(campaign_id: int, *, staff_id: int | None, via: str) -
         .execution_options(populate_existing=True)
     )
     if campaign is None:
-        raise Problem(
-            "unknown-campaign", 404, "Unknown campaign", f"There is no campaign {campaign_id}."
-        )
+        raise DomainError("unknown-campaign", f"There is no campaign {campaign_id}.")
     if campaign.audience != "anonymous":
-        raise Problem(
+        raise DomainError(
             "campaign-has-no-export",
-            409,
-            "Nothing to export",
             "Member campaigns put each code in the member's wallet; there is no code list.",
         )
     if campaign.exported_at is not None:
-        raise Problem(
+        raise DomainError(
             "codes-already-exported",
-            409,
-            "Codes already exported",
             "This campaign's codes were handed out once and are not kept; void the campaign and "
             "create a new one if the export was lost.",
             exported_at=campaign.exported_at.isoformat(),
@@ -102,11 +94,8 @@ def export_campaign_codes(campaign_id: int, *, staff_id: int | None, via: str) -
             exported_via=campaign.exported_via,
         )
     if campaign.voided_at is not None or campaign.export_sealed is None:
-        raise Problem(
-            "campaign-voided",
-            410,
-            "Campaign voided",
-            "This campaign was voided; its codes were destroyed unexported.",
+        raise DomainError(
+            "campaign-voided", "This campaign was voided; its codes were destroyed unexported."
         )
     codes = _open_export(campaign.id, campaign.export_sealed)
     campaign.export_sealed = None

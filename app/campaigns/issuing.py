@@ -25,7 +25,7 @@ from app.campaigns.export import seal_export
 from app.campaigns.models import Campaign, Coupon
 from app.campaigns.schemas import MAX_MEMBERS_PER_CAMPAIGN
 from app.db import iso_or_none, utcnow
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.events import DomainEvent, publish
 from app.extensions import db
 from app.segments.service import segment_audience
@@ -88,11 +88,12 @@ def _check_terms(
         known = set(db.session.scalars(select(Store.id).where(Store.id.in_(store_ids))))
         missing = sorted(set(store_ids) - known)
         if missing:
-            raise Problem("unknown-store", 404, "Unknown store", f"There is no store {missing[0]}.")
+            raise DomainError("unknown-store", f"There is no store {missing[0]}.")
 
 
 def _invalid(field: str, message: str) -> Problem:
     """Return a validation problem about one field of the request."""
+    # Problem, not DomainError: "validation-error" is answered with several titles today.
     return Problem(
         "validation-error",
         422,
@@ -166,9 +167,7 @@ def _issue_member_coupon(
                 db.session.add(coupon)
         except IntegrityError:
             if db.session.get(Member, member_id) is None:
-                raise Problem(
-                    "unknown-member", 404, "Unknown member", f"There is no member {member_id}."
-                ) from None
+                raise DomainError("unknown-member", f"There is no member {member_id}.") from None
             continue  # the code's hash exists already: draw another code
         publish(
             DomainEvent(
@@ -227,15 +226,13 @@ def manager_store_scope(staff_id: int, store_ids: list[int] | None) -> list[int]
     """Return the stores a campaign by this staff account may cover (managers: their own)."""
     staff = db.session.get(StaffAccount, staff_id)
     if staff is None or not staff.active:
-        raise Problem("forbidden", 403, "Forbidden", "This staff account is not active.")
+        raise DomainError("forbidden", "This staff account is not active.")
     if staff.role == StaffRole.ADMIN:
         return store_ids
     if store_ids is None:
         return staff.store_ids
     if not all(staff.works_in(store_id) for store_id in store_ids):
-        raise Problem(
-            "forbidden", 403, "Forbidden", "Managers may run campaigns only in their own stores."
-        )
+        raise DomainError("forbidden", "Managers may run campaigns only in their own stores.")
     return store_ids
 
 
@@ -422,7 +419,7 @@ def create_member_campaign(
     known = set(db.session.scalars(select(Member.id).where(Member.id.in_(wanted))))
     missing = [member_id for member_id in wanted if member_id not in known]
     if missing:
-        raise Problem("unknown-member", 404, "Unknown member", f"There is no member {missing[0]}.")
+        raise DomainError("unknown-member", f"There is no member {missing[0]}.")
     campaign = _new_campaign(
         name=name,
         audience="members",

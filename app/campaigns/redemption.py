@@ -155,6 +155,7 @@ def refusal_problem(coupon: Coupon, refusal: Refusal) -> Problem:
         extra["valid_from"] = iso_or_none(coupon.valid_from)
     elif refusal is Refusal.BASKET_TOO_SMALL:
         extra["min_basket_cents"] = coupon.min_basket_cents
+    # Problem, not DomainError: the coupons library's table gives status and title.
     return Problem(refusal.value, REFUSAL_STATUS[refusal], REFUSAL_TITLE[refusal], detail, **extra)
 
 
@@ -338,11 +339,8 @@ def _lost_race(coupon_id: int) -> Problem:
         return refusal_problem(coupon, Refusal.VOIDED)
     if coupon.redeemed_at is not None:
         return refusal_problem(coupon, Refusal.ALREADY_REDEEMED)
-    return Problem(
-        "conflict",
-        409,
-        "Conflict",
-        "The coupon changed while it was being redeemed; nothing was saved. Retry it.",
+    return DomainError(
+        "conflict", "The coupon changed while it was being redeemed; nothing was saved. Retry it."
     )
 
 
@@ -375,12 +373,10 @@ def reverse_redemption(
         .execution_options(populate_existing=True)
     )
     if redemption is None:
-        raise Problem("unknown-redemption", 404, "Unknown redemption", "No redemption has this id.")
+        raise DomainError("unknown-redemption", "No redemption has this id.")
     if redemption.reversed_at is not None:
-        raise Problem(
+        raise DomainError(
             "redemption-already-reversed",
-            409,
-            "Redemption already reversed",
             "This redemption was reversed before.",
             reversed_at=iso_or_none(redemption.reversed_at),
         )
@@ -394,18 +390,14 @@ def reverse_redemption(
         scope.require_store(place.staff_id, redemption.store_id)  # managers: their stores only
     if place.role not in MANAGER_ROLES:
         if redemption.till_id != place.till_id:
-            raise Problem(
+            raise DomainError(
                 "reversal-not-allowed",
-                403,
-                "Reversal not allowed",
                 "Only the till that redeemed the coupon (or a manager) may reverse it.",
             )
         window = timedelta(minutes=coupon_settings()["reversal_window_minutes"])
         if now - redemption.redeemed_at > window:
-            raise Problem(
+            raise DomainError(
                 "reversal-window-closed",
-                403,
-                "Reversal window closed",
                 f"A cashier may reverse a redemption within {window}; ask a manager.",
             )
     reversed_now = db.session.execute(
@@ -420,8 +412,8 @@ def reverse_redemption(
         .execution_options(synchronize_session=False)
     )
     if getattr(reversed_now, "rowcount", 0) != 1:
-        raise Problem(  # pragma: no cover - the row lock above makes this a safety net
-            "redemption-already-reversed", 409, "Redemption already reversed"
+        raise DomainError(  # pragma: no cover - the row lock above makes this a safety net
+            "redemption-already-reversed"
         )
     db.session.execute(
         update(Coupon)

@@ -10,7 +10,7 @@ from app.campaigns.codes import find_coupon, read_code
 from app.campaigns.export import get_campaign
 from app.campaigns.models import Campaign, Coupon
 from app.db import iso_or_none, utcnow
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 
 log = logging.getLogger("app.campaigns")
@@ -22,7 +22,7 @@ def get_coupon(coupon_id: int) -> Coupon:
     """Return a coupon by id, or refuse with ``unknown-coupon``."""
     coupon = db.session.get(Coupon, coupon_id)
     if coupon is None:
-        raise Problem("unknown-coupon", 404, "Unknown coupon", f"There is no coupon {coupon_id}.")
+        raise DomainError("unknown-coupon", f"There is no coupon {coupon_id}.")
     return coupon
 
 
@@ -36,12 +36,10 @@ def void_coupon(coupon_id: int, *, staff_id: int, reason: str | None) -> Coupon:
     )
     coupon = db.session.get(Coupon, coupon_id, populate_existing=True)
     if coupon is None:
-        raise Problem("unknown-coupon", 404, "Unknown coupon", f"There is no coupon {coupon_id}.")
+        raise DomainError("unknown-coupon", f"There is no coupon {coupon_id}.")
     if getattr(result, "rowcount", 0) != 1:
-        raise Problem(
+        raise DomainError(
             "coupon-already-voided",
-            409,
-            "Coupon already voided",
             "This coupon was voided before.",
             voided_at=iso_or_none(coupon.voided_at),
         )
@@ -52,10 +50,8 @@ def void_campaign(campaign_id: int, *, staff_id: int) -> Campaign:
     """Void every coupon of a campaign and destroy its unexported codes."""
     campaign = get_campaign(campaign_id, lock=True)
     if campaign.voided_at is not None:
-        raise Problem(
+        raise DomainError(
             "campaign-voided",
-            410,
-            "Campaign voided",
             "This campaign was voided before.",
             voided_at=iso_or_none(campaign.voided_at),
         )

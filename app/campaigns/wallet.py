@@ -11,7 +11,7 @@ from app.campaigns.codes import storage_keys
 from app.campaigns.models import Coupon
 from app.campaigns.views import coupon_view
 from app.db import utcnow
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from coupons.codes import format_code
 from coupons.errors import SealedCodeError
@@ -59,5 +59,5 @@ def member_coupon_code(member_id: int, coupon_id: int) -> str:
     if coupon is not None and coupon.member_id == member_id:
         code = _open_member_code(coupon, storage_keys().seal)
     if code is None:
-        raise Problem("unknown-coupon", 404, "Unknown coupon", "You have no such coupon.")
+        raise DomainError("unknown-coupon", "You have no such coupon.")
     return format_code(code)

@@ -60,7 +60,7 @@ from app.cards import passes
 from app.cards.apns import PUSH_TOKEN, install_pass_update_pusher, push_after_commit
 from app.cards.models import Card
 from app.db import Base, created_at, utcnow
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.extensions import db, limiter
 from wallet.apple import PKPASS_MEDIA_TYPE
 
@@ -157,6 +157,7 @@ def authenticate_pass(pass_type_id: str, serial_number: str, authorization: str)
     """Return the card whose pass the ``ApplePass`` token opens, or raise a 401 problem."""
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != AUTH_SCHEME.lower() or not token.strip():
+        # Problem, not DomainError: a 401 carries its WWW-Authenticate header.
         raise Problem(
             "pass-authentication-required",
             401,
@@ -171,6 +172,7 @@ def authenticate_pass(pass_type_id: str, serial_number: str, authorization: str)
         or pass_type_id != passes.apple_pass_type_id()
         or not passes.pass_token_matches(card.id, pass_type_id, token.strip())
     ):
+        # Problem, not DomainError: a 401 carries its WWW-Authenticate header.
         raise Problem(
             "invalid-pass-token",
             401,
@@ -268,7 +270,7 @@ def pass_for_device(
         return None, last_modified
     member = db.session.get(Member, card.member_id)
     if member is None:
-        raise Problem("unknown-card", 404, "Unknown card", "No member holds this card.")
+        raise DomainError("unknown-card", "No member holds this card.")
     return passes.apple_pass_bundle(card, member), last_modified
 
 

@@ -22,7 +22,7 @@ from app.accounts.models import Member
 from app.cards.keys import card_key_ring, card_validity
 from app.cards.models import Card
 from app.db import utcnow
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from wallet.card_codes import (
     encode_static_code,
@@ -140,5 +140,5 @@ def require_member(member_id: int) -> Member:
     """Return a member or raise ``unknown-card`` (a card whose member is gone)."""
     member = db.session.get(Member, member_id)
     if member is None:
-        raise Problem("unknown-card", 404, "Unknown card", "No member holds this card.")
+        raise DomainError("unknown-card", "No member holds this card.")
     return member

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Member
 from app.db import iso_or_none, utcnow
-from app.errors import Problem
+from app.errors import DomainError
 from app.events import DomainEvent, publish
 from app.extensions import db
 from app.feedback.models import Complaint, SurveyInvitation, SurveyResponse
@@ -97,14 +97,9 @@ def answer_survey(
     """Record a member's answer to their own survey, once."""
     invitation = db.session.get(SurveyInvitation, invitation_id, with_for_update=True)
     if invitation is None or invitation.member_id != member_id:
-        raise Problem("unknown-survey", 404, "Unknown survey", f"No survey {invitation_id}.")
+        raise DomainError("unknown-survey", f"No survey {invitation_id}.")
     if invitation.answered_at is not None:
-        raise Problem(
-            "survey-already-answered",
-            409,
-            "Survey already answered",
-            "This survey was answered already.",
-        )
+        raise DomainError("survey-already-answered", "This survey was answered already.")
     now = utcnow()
     invitation.answered_at = now
     db.session.add(
@@ -140,8 +135,8 @@ def invite_after_purchase(event: EventEnvelope, now: datetime) -> None:
 # --- complaints -------------------------------------------------------------------------
 
 
-def _unknown_member(member_id: int) -> Problem:
-    return Problem("unknown-member", 404, "Unknown member", f"There is no member {member_id}.")
+def _unknown_member(member_id: int) -> DomainError:
+    return DomainError("unknown-member", f"There is no member {member_id}.")
 
 
 def complaint_view(complaint: Complaint) -> dict[str, Any]:
@@ -192,16 +187,9 @@ def resolve_complaint(complaint_id: int, resolution: str, staff_id: int) -> Comp
     """Close a complaint with a note on how it was resolved."""
     complaint = db.session.get(Complaint, complaint_id, with_for_update=True)
     if complaint is None:
-        raise Problem(
-            "unknown-complaint", 404, "Unknown complaint", f"No complaint {complaint_id}."
-        )
+        raise DomainError("unknown-complaint", f"No complaint {complaint_id}.")
     if complaint.status == "resolved":
-        raise Problem(
-            "complaint-already-resolved",
-            409,
-            "Complaint already resolved",
-            "This complaint was resolved before.",
-        )
+        raise DomainError("complaint-already-resolved", "This complaint was resolved before.")
     complaint.status = "resolved"
     complaint.resolution = resolution
     complaint.resolved_at = utcnow()

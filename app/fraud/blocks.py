@@ -21,27 +21,25 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, select, true
 
 from app.accounts.models import StaffAccount
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from app.fraud.attempts import note_attempt
 from app.stores.models import Till
 
 
-def till_blocked() -> Problem:
+def till_blocked() -> DomainError:
     """Return the refusal of a blocked till."""
-    return Problem("till-blocked", 403, "Till blocked", "This till has been blocked by staff.")
+    return DomainError("till-blocked", "This till has been blocked by staff.")
 
 
-def card_blocked() -> Problem:
+def card_blocked() -> DomainError:
     """Return the refusal of a blocked card."""
-    return Problem("card-blocked", 403, "Card blocked", "This card has been blocked by staff.")
+    return DomainError("card-blocked", "This card has been blocked by staff.")
 
 
-def member_blocked() -> Problem:
+def member_blocked() -> DomainError:
     """Return the refusal of a blocked member."""
-    return Problem(
-        "member-blocked", 403, "Member blocked", "This member account has been blocked by staff."
-    )
+    return DomainError("member-blocked", "This member account has been blocked by staff.")
 
 
 @functools.cache

@@ -396,6 +396,7 @@ def counter_keys() -> list[str]:
 
 def too_many_attempts(lockout: Lockout) -> Problem:
     """Build the refusal for a locked-out caller."""
+    # Problem, not DomainError: the answer carries a Retry-After header.
     return Problem(
         "too-many-attempts",
         429,

@@ -32,7 +32,7 @@ from app.accounts.models import Member, StaffAccount, StaffRole
 from app.auth.tokens import Identity
 from app.cards.models import Card
 from app.db import iso_or_none, utcnow
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.extensions import db
 from app.fraud.models import Attempt, CardBlock, FraudEvent, FraudEventAttempt, StaffAudit
 from app.fraud.settings import (
@@ -53,7 +53,7 @@ EVIDENCE_PER_EVENT = 50
 def _staff(identity: Identity) -> StaffAccount:
     staff = db.session.get(StaffAccount, identity.subject_id)
     if staff is None or not staff.active:
-        raise Problem("forbidden", 403, "Forbidden", "This staff account is not active.")
+        raise DomainError("forbidden", "This staff account is not active.")
     return staff
 
 
@@ -218,7 +218,7 @@ def _event_in_scope(identity: Identity, event_id: int) -> FraudEvent:
     if event is None or (
         scope is not None and event.store_id is not None and event.store_id not in scope
     ):
-        raise Problem("unknown-event", 404, "Unknown event", f"There is no event {event_id}.")
+        raise DomainError("unknown-event", f"There is no event {event_id}.")
     return event
 
 
@@ -249,10 +249,8 @@ def resolve_event(
     ).first()
     if resolved is None:
         db.session.refresh(event)
-        raise Problem(
+        raise DomainError(
             "event-already-resolved",
-            409,
-            "Event already resolved",
             "Someone resolved this event already.",
             resolution=event.resolution,
             resolved_at=iso_or_none(event.resolved_at),
@@ -268,10 +266,8 @@ def resolve_event(
 # --- blocks ------------------------------------------------------------------------------
 
 
-def _unknown_target(target_type: str, target_id: str) -> Problem:
-    return Problem(
-        "unknown-target", 404, "Unknown target", f"There is no {target_type} {target_id}."
-    )
+def _unknown_target(target_type: str, target_id: str) -> DomainError:
+    return DomainError("unknown-target", f"There is no {target_type} {target_id}.")
 
 
 def _int_id(target_type: str, target_id: str) -> int:
@@ -307,7 +303,7 @@ def set_block(
             raise _unknown_target("till", target_id)
         scope = store_scope(identity)
         if scope is not None and till.store_id not in scope:
-            raise Problem("forbidden", 403, "Forbidden", "You may block tills of your stores only.")
+            raise DomainError("forbidden", "You may block tills of your stores only.")
         till.blocked = blocked
         key = till.id
     else:
@@ -438,6 +434,7 @@ def _counts(rows: Iterable[Any]) -> dict[Any, Any]:
 def summary(identity: Identity, start: datetime, end: datetime) -> dict[str, Any]:
     """Count attempts, refusals by type, events by rule and both per store, in [start, end)."""
     if end <= start:
+        # Problem, not DomainError: "validation-error" is answered with several titles today.
         raise Problem(
             "validation-error",
             422,

@@ -197,6 +197,7 @@ def _merge_stored(stored: Mapping[str, Any], changes: Mapping[str, Any]) -> dict
 
 
 def _invalid_rule(rule: str, message: str) -> Problem:
+    # Problem, not DomainError: "validation-error" is answered with several titles today.
     return Problem(
         "validation-error",
         422,

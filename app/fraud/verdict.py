@@ -33,7 +33,7 @@ from flask import g, has_request_context, request
 
 from app.accounts.models import StaffAccount
 from app.db import utcnow
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.extensions import db
 from app.fraud.attempts import note_attempt, raise_event, update_attempt
 from app.fraud.models import StaffAudit
@@ -128,10 +128,8 @@ def assess(ctx: RiskContext, approval: Approval | None = None) -> RiskDecision:
     if bad_approval is not None:
         raise bad_approval
     if action == "deny":
-        raise Problem(
+        raise DomainError(
             "risk-denied",
-            403,
-            "Refused by the fraud rules",
             "This request was refused by the shop's fraud rules; staff have been notified.",
             rules=rules,
         )
@@ -139,10 +137,8 @@ def assess(ctx: RiskContext, approval: Approval | None = None) -> RiskDecision:
         accepts = ["manager-approval"]
         if all(rule in LIVE_CODE_ANSWERS for rule in rules):
             accepts.insert(0, "rotating-code")
-        raise Problem(
+        raise DomainError(
             "step-up-required",
-            428,
-            "Step-up required",
             "This needs the member's live (rotating) code or a manager's approval on the till."
             if "rotating-code" in accepts
             else "This needs a manager's approval on the till.",
@@ -188,8 +184,8 @@ def _approving_manager(
     return staff.id
 
 
-def _bad_approval(detail: str) -> Problem:
-    return Problem("invalid-manager-approval", 403, "Invalid manager approval", detail)
+def _bad_approval(detail: str) -> DomainError:
+    return DomainError("invalid-manager-approval", detail)
 
 
 def request_caller() -> Caller:

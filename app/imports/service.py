@@ -50,7 +50,7 @@ from app.accounts.models import Member
 from app.auth.service import normalise_email
 from app.bulk import among, insert_rows
 from app.db import utcnow
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from app.ledger.earning import compute_points, load_programme, load_rules
 from app.ledger.models import Purchase
@@ -131,12 +131,10 @@ class RowError(ValueError):
     """A row that cannot be imported (the message is the reason)."""
 
 
-def bad_header(found: list[str]) -> Problem:
+def bad_header(found: list[str]) -> DomainError:
     """Return the problem for a file whose first line is not the expected header."""
-    return Problem(
+    return DomainError(
         "import-bad-header",
-        422,
-        "Not a purchase export",
         "The first line must be exactly: " + ",".join(HEADER),
         found=found[: len(HEADER) + 2],
     )
@@ -375,9 +373,7 @@ def import_purchases(
     try:
         return _import(lines, award_points, staff_id, batch_size, store_ids, on_batch)
     except UnicodeDecodeError:
-        raise Problem(
-            "import-not-utf8", 422, "Not UTF-8", "The file must be UTF-8 encoded text."
-        ) from None
+        raise DomainError("import-not-utf8", "The file must be UTF-8 encoded text.") from None
 
 
 def _import(
@@ -419,10 +415,8 @@ def _import(
             with db.session.begin_nested():
                 importer.book(good, report)
         except IntegrityError:
-            raise Problem(
+            raise DomainError(
                 "import-conflict",
-                409,
-                "Import conflict",
                 "Another import or a till booked some of these receipts (or created one of these "
                 "members) at the same time. Nothing of this batch was kept; run the import again.",
             ) from None

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, extract, func, select,
 
 from app.accounts.models import Member, StaffAccount, StaffRole
 from app.campaigns.models import Campaign, Coupon, Redemption
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.extensions import db
 from app.fraud.models import Attempt
 from app.ledger.models import LedgerEntry, Purchase
@@ -68,6 +68,7 @@ def report_period(
     end = end or datetime.now(UTC).date()
     start = start or end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if start > end or (end - start).days >= MAX_PERIOD_DAYS:
+        # Problem, not DomainError: "validation-error" is answered with several titles today.
         raise Problem(
             "validation-error",
             422,
@@ -77,14 +78,14 @@ def report_period(
         )
     staff = db.session.get(StaffAccount, staff_id)
     if staff is None or not staff.active:
-        raise Problem("forbidden", 403, "Forbidden", "This staff account is not active.")
+        raise DomainError("forbidden", "This staff account is not active.")
     if store_id is not None and db.session.get(Store, store_id) is None:
-        raise Problem("unknown-store", 404, "Unknown store", f"There is no store {store_id}.")
+        raise DomainError("unknown-store", f"There is no store {store_id}.")
     if staff.role == StaffRole.ADMIN:
         return Period(start, end, (store_id,) if store_id is not None else None)
     if store_id is not None:
         if not staff.works_in(store_id):
-            raise Problem("forbidden", 403, "Forbidden", "Managers see their own stores only.")
+            raise DomainError("forbidden", "Managers see their own stores only.")
         return Period(start, end, (store_id,))
     return Period(start, end, tuple(staff.store_ids))
 

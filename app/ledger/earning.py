@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from app.db import utcnow
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.extensions import db
 from app.ledger.models import EarningBonusRule, PointsProgramme, Promotion
 from app.settings_cache import bump_version, cached_setting
@@ -272,6 +272,7 @@ def replace_earning_rules(
     """Replace the base rate, expiry period and bonus rules as a whole."""
     keys = [(rule["match"], _rule_value(rule)) for rule in bonus_rules]
     if len(set(keys)) != len(keys):
+        # Problem, not DomainError: "validation-error" is answered with several titles today.
         raise Problem(
             "validation-error",
             422,
@@ -352,9 +353,7 @@ def cancel_promotion(promotion_id: int, staff_id: int | None = None) -> Promotio
     """Stop a promotion now (it stays on record, marked cancelled)."""
     promotion = db.session.get(Promotion, promotion_id, with_for_update=True)
     if promotion is None:
-        raise Problem(
-            "unknown-promotion", 404, "Unknown promotion", f"There is no promotion {promotion_id}."
-        )
+        raise DomainError("unknown-promotion", f"There is no promotion {promotion_id}.")
     if staff_id is not None:
         scope.require_stores(staff_id, promotion.store_ids)
     if promotion.cancelled_at is None:

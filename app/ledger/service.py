@@ -14,7 +14,7 @@ passes) listens, instead of the ledger calling them.
 
 Both run inside a savepoint: if the insert fails (a second reversal of the same entry, a
 second expiry of the same points) the balance change is undone with it, and the caller gets a
-``Problem``. Nothing here commits: the request (or the CLI job) owns the transaction, so an
+``DomainError``. Nothing here commits: the request (or the CLI job) owns the transaction, so an
 operation that fails half way leaves neither the entry nor the balance behind.
 
 Signs are checked per kind: ``earn`` and ``bonus`` add, ``refund``, ``reward`` and ``expire``
@@ -39,7 +39,7 @@ from sqlalchemy.orm.util import identity_key
 from app.accounts.models import Member
 from app.bulk import among, insert_rows
 from app.db import insert_row
-from app.errors import Problem
+from app.errors import DomainError
 from app.events import DomainEvent, publish
 from app.extensions import db
 from app.ledger.models import LEDGER_KINDS, LedgerEntry, Purchase
@@ -67,9 +67,9 @@ class BalanceMismatch:
     ledger_sum: int
 
 
-def unknown_member(member_id: int) -> Problem:
+def unknown_member(member_id: int) -> DomainError:
     """Return the problem for a member id that does not exist."""
-    return Problem("unknown-member", 404, "Unknown member", f"There is no member {member_id}.")
+    return DomainError("unknown-member", f"There is no member {member_id}.")
 
 
 def lock_member(member_id: int) -> Member:
@@ -134,14 +134,10 @@ def _check_reversal(reverses_id: int | None, member_id: int, points: int) -> Non
         raise ValueError("a reversal entry must name the entry it reverses")
     original = db.session.get(LedgerEntry, reverses_id)
     if original is None or original.member_id != member_id:
-        raise Problem(
-            "unknown-entry", 404, "Unknown entry", f"Member has no ledger entry {reverses_id}."
-        )
+        raise DomainError("unknown-entry", f"Member has no ledger entry {reverses_id}.")
     if original.kind not in REVERSIBLE_KINDS:
-        raise Problem(
+        raise DomainError(
             "entry-not-reversible",
-            422,
-            "Entry cannot be reversed",
             f"A {original.kind} entry is not undone by a reversal"
             + (" (refund the purchase instead)." if original.kind == "earn" else "."),
         )
@@ -156,18 +152,12 @@ def _insert_entry(entry: LedgerEntry) -> None:
             db.session.add(entry)
     except IntegrityError:
         if entry.kind == "reversal":
-            raise Problem(
-                "already-reversed",
-                409,
-                "Already reversed",
-                f"Ledger entry {entry.reverses_id} has been reversed already.",
+            raise DomainError(
+                "already-reversed", f"Ledger entry {entry.reverses_id} has been reversed already."
             ) from None
         if entry.kind == "expire":
-            raise Problem(
-                "already-expired",
-                409,
-                "Already expired",
-                "These points were expired already by another run.",
+            raise DomainError(
+                "already-expired", "These points were expired already by another run."
             ) from None
         raise
 
@@ -239,10 +229,8 @@ def _refuse_move(member_id: int, cost: int) -> NoReturn:
     balance = db.session.scalar(select(Member.points_balance).where(Member.id == member_id))
     if balance is None:
         raise unknown_member(member_id)
-    raise Problem(
+    raise DomainError(
         "insufficient-points",
-        409,
-        "Not enough points",
         f"This needs {cost} points; the balance is {balance}."
         + (" A negative balance must be repaid by new purchases first." if balance < 0 else ""),
         points_balance=balance,
@@ -317,7 +305,7 @@ def spend_points(
 def adjust_points(member_id: int, points: int, reason: str, staff_id: int) -> LedgerEntry:
     """Post a manager's correction with its mandatory reason."""
     if not reason.strip():
-        raise Problem("reason-required", 422, "Reason required", "An adjustment needs a reason.")
+        raise DomainError("reason-required", "An adjustment needs a reason.")
     return post_ledger_entry(member_id, points, "adjust", staff_id=staff_id, reason=reason.strip())
 
 
@@ -325,9 +313,7 @@ def reverse_entry(entry_id: int, *, staff_id: int | None, reason: str) -> Ledger
     """Undo an adjustment, bonus, reward or expiry with a new entry that points at it."""
     original = db.session.get(LedgerEntry, entry_id)
     if original is None:
-        raise Problem(
-            "unknown-entry", 404, "Unknown entry", f"There is no ledger entry {entry_id}."
-        )
+        raise DomainError("unknown-entry", f"There is no ledger entry {entry_id}.")
     if staff_id is not None:
         scope.require_store(staff_id, original.store_id)
     return post_ledger_entry(

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 
 from app.accounts.models import Member
 from app.auth.access import current_identity, member_required
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from app.ledger.tiers import tier_progress as ledger_tier_progress
 from app.member_numbers import format_member_number
@@ -36,7 +36,7 @@ def current_member() -> Member:
     """Return the member the request is authenticated as."""
     member = db.session.get(Member, current_identity().subject_id)
     if member is None:
-        raise Problem("invalid-token", 401, "Invalid token", "This account no longer exists.")
+        raise DomainError("invalid-token", "This account no longer exists.")
     return member
 
 

@@ -42,7 +42,7 @@ from app.accounts.models import Member
 from app.campaigns.issuing import issue_member_coupon
 from app.campaigns.models import Coupon
 from app.db import iso_or_none, utcnow
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.events import DomainEvent, publish
 from app.extensions import db
 from app.fraud.attempts import raise_event
@@ -76,16 +76,15 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 
 def _invalid(field: str, message: str) -> Problem:
+    # Problem, not DomainError: "validation-error" is answered with several titles today.
     return Problem(
         "validation-error", 422, "Invalid request", message, errors={"json": {field: [message]}}
     )
 
 
-def unknown_plan(plan_id: int) -> Problem:
+def unknown_plan(plan_id: int) -> DomainError:
     """Return the problem for a plan that does not exist."""
-    return Problem(
-        "unknown-membership-plan", 404, "Unknown plan", f"There is no membership plan {plan_id}."
-    )
+    return DomainError("unknown-membership-plan", f"There is no membership plan {plan_id}.")
 
 
 def get_plan(plan_id: int) -> MembershipPlan:
@@ -111,7 +110,7 @@ def _apply_plan_fields(plan: MembershipPlan, fields: Mapping[str, Any]) -> None:
 def create_plan(fields: Mapping[str, Any]) -> MembershipPlan:
     """Add a plan; its SKU must not be another plan's."""
     if db.session.scalar(select(MembershipPlan.id).where(MembershipPlan.sku == fields["sku"])):
-        raise Problem("sku-taken", 409, "SKU taken", f"Another plan is sold as {fields['sku']}.")
+        raise DomainError("sku-taken", f"Another plan is sold as {fields['sku']}.")
     plan = MembershipPlan(currency=load_programme().currency, free_items=[])
     _apply_plan_fields(plan, fields)
     db.session.add(plan)
@@ -128,9 +127,7 @@ def update_plan(plan_id: int, fields: Mapping[str, Any]) -> MembershipPlan:
             select(MembershipPlan.id).where(MembershipPlan.sku == fields["sku"])
         )
         if taken:
-            raise Problem(
-                "sku-taken", 409, "SKU taken", f"Another plan is sold as {fields['sku']}."
-            )
+            raise DomainError("sku-taken", f"Another plan is sold as {fields['sku']}.")
     _apply_plan_fields(plan, fields)
     db.session.flush()
     bump_version(PLAN_SKUS_SETTINGS_NAME)
@@ -232,7 +229,7 @@ def sell_membership(
     """Start a membership of ``plan`` (after the member's running one, if any)."""
     now = now or utcnow()
     if db.session.get(Member, member_id) is None:
-        raise Problem("unknown-member", 404, "Unknown member", f"There is no member {member_id}.")
+        raise DomainError("unknown-member", f"There is no member {member_id}.")
     latest_end = db.session.scalar(
         select(func.max(Membership.ends_at)).where(
             Membership.member_id == member_id,
@@ -376,11 +373,8 @@ def end_membership(
     """End a membership's benefits now (refunded or cancelled) and void its unused coupons."""
     now = now or utcnow()
     if membership.status != "active":
-        raise Problem(
-            "membership-not-active",
-            409,
-            "Membership not active",
-            f"Membership {membership.id} is {membership.status} already.",
+        raise DomainError(
+            "membership-not-active", f"Membership {membership.id} is {membership.status} already."
         )
     membership.status = status
     membership.ended_at = now
@@ -404,9 +398,7 @@ def end_membership_by_id(
     """End a membership by a manager's decision (one sold in a store: a manager of it)."""
     membership = db.session.get(Membership, membership_id)
     if membership is None:
-        raise Problem(
-            "unknown-membership", 404, "Unknown membership", f"No membership {membership_id}."
-        )
+        raise DomainError("unknown-membership", f"No membership {membership_id}.")
     if staff_id is not None:
         scope.require_store(staff_id, membership.store_id)
     return end_membership(membership, status, reason)

@@ -21,7 +21,7 @@ import secrets
 
 from app.accounts.models import Member
 from app.db import utcnow
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from app.fraud.models import StaffAudit
 from app.ledger.service import lock_member
@@ -42,11 +42,8 @@ def is_erased(member_id: int) -> bool:
 def refuse_erased(member_id: int) -> None:
     """Raise ``member-erased`` for an erased member."""
     if is_erased(member_id):
-        raise Problem(
-            "member-erased",
-            410,
-            "Member erased",
-            f"Member {member_id} was erased; no personal data is left.",
+        raise DomainError(
+            "member-erased", f"Member {member_id} was erased; no personal data is left."
         )
 
 

@@ -14,7 +14,7 @@ from app.auth.access import MANAGER_ROLES, current_identity, member_required, st
 from app.auth.magic_links import confirm_with_magic_link
 from app.auth.passwords import password_matches
 from app.db import iso_or_none
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from app.ledger.service import unknown_member
 from app.me.routes import current_member
@@ -90,9 +90,7 @@ class EraseMe(MethodView):
         if body["magic_link_token"] is not None:
             confirm_with_magic_link(member.id, body["magic_link_token"])
         elif not password_matches(member.password_hash, body["password"]):
-            raise Problem(
-                "invalid-credentials", 401, "Invalid credentials", "The password is wrong."
-            )
+            raise DomainError("invalid-credentials", "The password is wrong.")
         return erase_member(member.id)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.accounts.models import Member
 from app.db import iso_or_none, utcnow
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.events import DomainEvent
 from app.extensions import db
 from app.profiles.models import CONSENT_PURPOSES, ConsentRecord, MemberProfile
@@ -31,11 +31,12 @@ CURRENT_WORDING = "2026-01"
 def _member(member_id: int) -> Member:
     member = db.session.get(Member, member_id)
     if member is None:
-        raise Problem("unknown-member", 404, "Unknown member", f"There is no member {member_id}.")
+        raise DomainError("unknown-member", f"There is no member {member_id}.")
     return member
 
 
 def _invalid(field: str, message: str) -> Problem:
+    # Problem, not DomainError: "validation-error" is answered with several titles today.
     return Problem(
         "validation-error",
         422,
@@ -93,7 +94,7 @@ def update_profile(member_id: int, changes: Mapping[str, Any]) -> dict[str, Any]
     if "home_store_id" in changes:
         store_id = changes["home_store_id"]
         if store_id is not None and db.session.get(Store, store_id) is None:
-            raise Problem("unknown-store", 404, "Unknown store", f"There is no store {store_id}.")
+            raise DomainError("unknown-store", f"There is no store {store_id}.")
         profile.home_store_id = store_id
     if "preferred_language" in changes:
         language = changes["preferred_language"]
@@ -165,11 +166,8 @@ def set_consent(
     """Give or withdraw consent to one purpose; a change is appended to the history."""
     _member(member_id)
     if purpose not in CONSENT_PURPOSES:
-        raise Problem(
-            "unknown-consent-purpose",
-            404,
-            "Unknown consent purpose",
-            f"Purposes are: {', '.join(CONSENT_PURPOSES)}.",
+        raise DomainError(
+            "unknown-consent-purpose", f"Purposes are: {', '.join(CONSENT_PURPOSES)}."
         )
     newest = db.session.scalar(
         select(ConsentRecord)

@@ -32,7 +32,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from app import outbound
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from app.push.models import PushSubscription
 
@@ -101,17 +101,13 @@ def check_browser_keys(p256dh: str, auth: str) -> None:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
         secret = _unb64url(auth)
     except (ValueError, binascii.Error) as exc:
-        raise Problem(
+        raise DomainError(
             "invalid-push-keys",
-            422,
-            "Invalid push keys",
             "keys.p256dh must be a base64url P-256 public key (uncompressed point).",
         ) from exc
     if len(point) != 65 or len(secret) != AUTH_SECRET_BYTES:
-        raise Problem(
+        raise DomainError(
             "invalid-push-keys",
-            422,
-            "Invalid push keys",
             "keys.p256dh must be an uncompressed P-256 point and keys.auth 16 bytes, "
             "both base64url.",
         )
@@ -128,10 +124,8 @@ def subscribe(
     )
     if existing is not None:
         if existing.member_id != member_id:
-            raise Problem(
+            raise DomainError(
                 "push-endpoint-taken",
-                409,
-                "Push endpoint taken",
                 "This push endpoint belongs to another account; unsubscribe it there first.",
             )
         existing.p256dh, existing.auth = p256dh, auth

@@ -38,7 +38,7 @@ from sqlalchemy import bindparam, func, select
 from app.accounts.models import Member
 from app.campaigns.issuing import issue_member_coupon
 from app.db import iso_or_none, utcnow
-from app.errors import Problem
+from app.errors import DomainError
 from app.events import DomainEvent
 from app.extensions import db
 from app.fraud.attempts import raise_event
@@ -203,11 +203,9 @@ def _check_burst(referrer_id: int, referral: Referral, now: datetime) -> None:
         )
 
 
-def unknown_code() -> Problem:
+def unknown_code() -> DomainError:
     """Return the problem for a referral code nobody has."""
-    return Problem(
-        "unknown-referral-code", 404, "Unknown referral code", "No member has this code."
-    )
+    return DomainError("unknown-referral-code", "No member has this code.")
 
 
 def link_referral(
@@ -226,11 +224,8 @@ def link_referral(
     if owner is None:
         raise unknown_code()
     if db.session.scalar(select(Referral.id).where(Referral.referee_id == referee_id)):
-        raise Problem(
-            "referral-already-linked",
-            409,
-            "Already referred",
-            "This account was already referred by a member.",
+        raise DomainError(
+            "referral-already-linked", "This account was already referred by a member."
         )
     referrer = db.session.get_one(Member, owner.member_id)
     referee = db.session.get_one(Member, referee_id)
@@ -277,10 +272,8 @@ def claim_referral(
     too_late = member.created_at < utcnow() - timedelta(days=setting("REFERRAL_CLAIM_DAYS"))
     bought = db.session.scalar(select(Purchase.id).where(Purchase.member_id == member_id).limit(1))
     if too_late or bought is not None:
-        raise Problem(
+        raise DomainError(
             "referral-claim-closed",
-            409,
-            "Too late for a referral code",
             "A code can be entered only in the first days after joining, before a purchase.",
         )
     return link_referral(member_id, code, device=device, client_address=client_address)

@@ -37,7 +37,7 @@ from sqlalchemy import func, or_, select, update
 from app.accounts.models import Member
 from app.campaigns.issuing import issue_member_coupon
 from app.db import utcnow
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.events import DomainEvent, publish
 from app.extensions import db
 from app.fraud.blocks import member_blocked
@@ -215,26 +215,19 @@ def claim_reward(member_id: int, reward_id: int) -> dict[str, Any]:
     """
     member = db.session.get(Member, member_id, with_for_update=True)
     if member is None:
-        raise Problem("invalid-token", 401, "Invalid token", "This account no longer exists.")
+        raise DomainError("invalid-token", "This account no longer exists.")
     if member.blocked:
         raise member_blocked()
     assess_member_request("reward-claim", member_id)  # fraud rules: claim bursts
     reward = _locked_reward(reward_id)
     now = utcnow()
     if not reward.is_active_at(now):
-        raise Problem(
-            "reward-not-available",
-            409,
-            "Reward not available",
-            "This reward cannot be claimed at the moment.",
-        )
+        raise DomainError("reward-not-available", "This reward cannot be claimed at the moment.")
     if reward.per_member_limit is not None:
         already = _claims_counting_towards_limit(member_id, reward.id)
         if already >= reward.per_member_limit:
-            raise Problem(
+            raise DomainError(
                 "reward-limit-reached",
-                409,
-                "Limit reached",
                 f"This reward can be claimed {reward.per_member_limit} time(s) per member.",
                 limit=reward.per_member_limit,
             )
@@ -346,9 +339,7 @@ def record_fulfilment(
     """Move a physical gift to ``status``; a return gives the points back exactly once."""
     member_id = db.session.scalar(select(RewardClaim.member_id).where(RewardClaim.id == claim_id))
     if member_id is None:
-        raise Problem(
-            "unknown-reward-claim", 404, "Unknown claim", f"There is no reward claim {claim_id}."
-        )
+        raise DomainError("unknown-reward-claim", f"There is no reward claim {claim_id}.")
     # Member first, then the claim: the same order as a claim takes its locks.
     db.session.get(Member, member_id, with_for_update=True)
     claim = db.session.scalars(
@@ -361,18 +352,14 @@ def record_fulfilment(
     assert reward is not None  # a claim's reward is never deleted (foreign key)
     current = claim.fulfilment_status
     if current is None:
-        raise Problem(
+        raise DomainError(
             "fulfilment-not-applicable",
-            409,
-            "Not a physical gift",
             "Only physical gifts are fulfilled; this claim issued a coupon.",
         )
     if status != current:
         if status not in FULFILMENT_TRANSITIONS[current]:
-            raise Problem(
+            raise DomainError(
                 "invalid-fulfilment-transition",
-                409,
-                "Invalid fulfilment step",
                 f"A gift that is {current} cannot become {status}.",
                 fulfilment_status=current,
                 allowed=sorted(FULFILMENT_TRANSITIONS[current]),
@@ -433,9 +420,7 @@ def _take_one_from_stock(reward: Reward) -> None:
         execution_options={"synchronize_session": False},
     ).scalar_one_or_none()
     if remaining is None:
-        raise Problem(
-            "reward-out-of-stock", 409, "Out of stock", "This reward is sold out at the moment."
-        )
+        raise DomainError("reward-out-of-stock", "This reward is sold out at the moment.")
     reward.stock = remaining
     db.session.flush()
 
@@ -509,6 +494,7 @@ def _apply_changes(reward: Reward, changes: Mapping[str, Any]) -> None:
 
 
 def _invalid(field: str, message: str) -> Problem:
+    # Problem, not DomainError: "validation-error" is answered with several titles today.
     return Problem(
         "validation-error",
         422,
@@ -518,5 +504,5 @@ def _invalid(field: str, message: str) -> Problem:
     )
 
 
-def _unknown_reward(reward_id: int) -> Problem:
-    return Problem("unknown-reward", 404, "Unknown reward", f"There is no reward {reward_id}.")
+def _unknown_reward(reward_id: int) -> DomainError:
+    return DomainError("unknown-reward", f"There is no reward {reward_id}.")

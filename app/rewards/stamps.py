@@ -35,7 +35,7 @@ from sqlalchemy import Integer, bindparam, func, select, text, update
 
 from app.campaigns.issuing import issue_member_coupon
 from app.db import UTCDateTime, insert_row, utcnow
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.extensions import db
 from app.rewards.models import StampCard, StampEntry, StampEntryKind, StampProgramme
 from app.settings_cache import bump_version, cached_setting
@@ -89,12 +89,7 @@ def set_stamp_programme_active(programme_id: int, active: bool) -> StampProgramm
     """Start or stop a programme; cards keep their stamps while it is stopped."""
     programme = db.session.get(StampProgramme, programme_id)
     if programme is None:
-        raise Problem(
-            "unknown-stamp-programme",
-            404,
-            "Unknown stamp programme",
-            f"There is no stamp programme {programme_id}.",
-        )
+        raise DomainError("unknown-stamp-programme", f"There is no stamp programme {programme_id}.")
     programme.active = active
     db.session.flush()
     bump_version(SETTINGS_NAME)
@@ -380,6 +375,7 @@ def _valid_benefit(reward: Benefit | Mapping[str, Any]) -> Benefit:
 
 
 def _invalid(field: str, message: str) -> Problem:
+    # Problem, not DomainError: "validation-error" is answered with several titles today.
     return Problem(
         "validation-error",
         422,

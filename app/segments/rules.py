@@ -53,7 +53,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, extract, false, func, not_, or_, select, true
 
 from app.accounts.models import Member
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from app.ledger.models import Purchase
 from app.lifecycle.models import STAGES, MemberLifecycle
@@ -167,15 +167,9 @@ FIELDS: dict[str, Field] = {
 }
 
 
-def invalid_rules(path: str, message: str) -> Problem:
+def invalid_rules(path: str, message: str) -> DomainError:
     """Return the problem for a rule tree that cannot be used."""
-    return Problem(
-        "invalid-segment-rules",
-        422,
-        "Invalid segment rules",
-        f"{path}: {message}",
-        path=path,
-    )
+    return DomainError("invalid-segment-rules", f"{path}: {message}", path=path)
 
 
 def validate_rules(tree: Any) -> dict[str, Any]:

@@ -16,15 +16,15 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Member
 from app.db import iso_or_none, utcnow
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from app.segments.models import Segment
 from app.segments.rules import condition_for, segment_query, validate_rules
 
 
-def unknown_segment(segment_id: int) -> Problem:
+def unknown_segment(segment_id: int) -> DomainError:
     """Return the problem for a segment id that does not exist."""
-    return Problem("unknown-segment", 404, "Unknown segment", f"There is no segment {segment_id}.")
+    return DomainError("unknown-segment", f"There is no segment {segment_id}.")
 
 
 def get_segment(segment_id: int) -> Segment:
@@ -40,10 +40,8 @@ def list_segments() -> Sequence[Segment]:
     return db.session.scalars(select(Segment).order_by(Segment.name, Segment.id)).all()
 
 
-def _name_taken(name: str) -> Problem:
-    return Problem(
-        "segment-name-taken", 409, "Segment name taken", f"A segment named {name!r} exists."
-    )
+def _name_taken(name: str) -> DomainError:
+    return DomainError("segment-name-taken", f"A segment named {name!r} exists.")
 
 
 def create_segment(
@@ -124,14 +122,10 @@ def segment_audience(segment_id: int, max_members: int) -> list[int]:
     """Return a segment's member ids as a campaign audience (not empty, not above the limit)."""
     member_ids = segment_member_ids(segment_id, limit=max_members + 1)
     if not member_ids:
-        raise Problem(
-            "segment-empty", 422, "Segment is empty", f"Segment {segment_id} selects no one now."
-        )
+        raise DomainError("segment-empty", f"Segment {segment_id} selects no one now.")
     if len(member_ids) > max_members:
-        raise Problem(
+        raise DomainError(
             "segment-too-large",
-            422,
-            "Segment too large",
             f"A member campaign reaches at most {max_members} members; narrow the segment.",
             max_members=max_members,
         )

@@ -19,13 +19,13 @@ from collections.abc import Collection
 from sqlalchemy import select
 
 from app.accounts.models import StaffAccount, StaffRole
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from app.stores.models import Store
 
 
-def _forbidden(detail: str) -> Problem:
-    return Problem("forbidden", 403, "Forbidden", detail)
+def _forbidden(detail: str) -> DomainError:
+    return DomainError("forbidden", detail)
 
 
 def acting_staff(staff_id: int) -> StaffAccount:

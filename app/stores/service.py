@@ -19,7 +19,7 @@ from app.accounts.models import StaffAccount, StaffRole
 from app.auth.passwords import hash_password
 from app.auth.service import normalise_email, sha256_hex
 from app.auth.tokens import Identity
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.extensions import db
 from app.stores.models import Store, Till
 
@@ -29,7 +29,7 @@ TILL_KEY_PREFIX = "lwt_"
 def _actor(identity: Identity) -> StaffAccount:
     staff = db.session.get(StaffAccount, identity.subject_id)
     if staff is None or not staff.active:
-        raise Problem("forbidden", 403, "Forbidden", "This staff account is not active.")
+        raise DomainError("forbidden", "This staff account is not active.")
     return staff
 
 
@@ -83,22 +83,16 @@ def change_staff(identity: Identity, staff_id: int, changes: dict[str, Any]) -> 
     actor = _actor(identity)
     staff = db.session.get(StaffAccount, staff_id)
     if staff is None:
-        raise Problem(
-            "unknown-staff", 404, "Unknown staff account", f"There is no staff account {staff_id}."
-        )
+        raise DomainError("unknown-staff", f"There is no staff account {staff_id}.")
     if staff.id == actor.id and (
         changes.get("active") is False or changes.get("role", actor.role) != actor.role
     ):
-        raise Problem(
-            "forbidden", 403, "Forbidden", "You cannot deactivate or demote your own account."
-        )
+        raise DomainError("forbidden", "You cannot deactivate or demote your own account.")
     if "store_ids" in changes:
         store_ids = changes["store_ids"]
         stores = db.session.scalars(select(Store).where(Store.id.in_(store_ids))).all()
         if len(stores) != len(set(store_ids)):
-            raise Problem(
-                "unknown-store", 404, "Unknown store", "One of the stores does not exist."
-            )
+            raise DomainError("unknown-store", "One of the stores does not exist.")
         staff.stores = list(stores)
     if "display_name" in changes:
         staff.display_name = changes["display_name"].strip()
@@ -107,6 +101,7 @@ def change_staff(identity: Identity, staff_id: int, changes: dict[str, Any]) -> 
     if "active" in changes:
         staff.active = changes["active"]
     if staff.role != StaffRole.ADMIN and not staff.stores:
+        # Problem, not DomainError: "validation-error" is answered with several titles today.
         raise Problem(
             "validation-error",
             422,
@@ -121,9 +116,9 @@ def change_staff(identity: Identity, staff_id: int, changes: dict[str, Any]) -> 
 def register_till(identity: Identity, store_id: int, name: str) -> tuple[Till, str]:
     """Register a till and return it with its key, which is shown only this once."""
     if db.session.get(Store, store_id) is None:
-        raise Problem("unknown-store", 404, "Unknown store", f"There is no store {store_id}.")
+        raise DomainError("unknown-store", f"There is no store {store_id}.")
     if not _actor(identity).works_in(store_id):
-        raise Problem("forbidden", 403, "Forbidden", "You may register tills only in your stores.")
+        raise DomainError("forbidden", "You may register tills only in your stores.")
     till_key = TILL_KEY_PREFIX + secrets.token_urlsafe(32)
     till = Till(store_id=store_id, name=name.strip(), key_hash=sha256_hex(till_key))
     db.session.add(till)
@@ -144,18 +139,15 @@ def create_staff(
     if actor.role != StaffRole.ADMIN and (
         role != StaffRole.CASHIER or not all(actor.works_in(s) for s in store_ids)
     ):
-        raise Problem(
-            "forbidden", 403, "Forbidden", "Managers may create cashiers for their own stores only."
-        )
+        raise DomainError("forbidden", "Managers may create cashiers for their own stores only.")
     email = normalise_email(email)
     if db.session.scalar(select(StaffAccount.id).where(StaffAccount.email == email)) is not None:
-        raise Problem(
-            "email-taken", 409, "E-mail taken", "A staff account with this e-mail exists."
-        )
+        raise DomainError("email-taken", "A staff account with this e-mail exists.")
     stores = db.session.scalars(select(Store).where(Store.id.in_(store_ids))).all()
     if len(stores) != len(set(store_ids)):
-        raise Problem("unknown-store", 404, "Unknown store", "One of the stores does not exist.")
+        raise DomainError("unknown-store", "One of the stores does not exist.")
     if role != StaffRole.ADMIN and not stores:
+        # Problem, not DomainError: "validation-error" is answered with several titles today.
         raise Problem(
             "validation-error",
             422,

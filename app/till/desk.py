@@ -36,7 +36,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from app.accounts.models import Member
 from app.campaigns.settings import coupon_settings
 from app.cards.presentation import LOOKUP_CREDENTIAL, PresentedCard
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from app.ledger.models import Purchase
 from app.ledger.tiers import load_ladder
@@ -62,10 +62,8 @@ def refuse_spending_after_lookup(card: PresentedCard | None) -> None:
     """Refuse spending with a visit opened by lookup while the policy says earn only."""
     if card is None or card.credential != LOOKUP_CREDENTIAL or not lookup_earn_only():
         return
-    raise Problem(
+    raise DomainError(
         "lookup-earn-only",
-        403,
-        "Earning only",
         "A member found by search can collect points but not redeem: "
         "ask them to show their card in the app.",
     )
@@ -80,7 +78,7 @@ def till_context(till: TillContext) -> dict[str, Any]:
     """Return this till's and store's names, the tier names and the till's policies."""
     row = db.session.get(Till, till.till_id)
     if row is None:
-        raise Problem("unknown-till", 404, "Unknown till", "This till no longer exists.")
+        raise DomainError("unknown-till", "This till no longer exists.")
     return {
         "till": {"id": row.id, "name": row.name},
         "store": {"id": row.store.id, "name": row.store.name, "address": row.store.address},
@@ -152,11 +150,8 @@ def find_members(query: str) -> Sequence[Member]:
     """Return up to ten members found by name, e-mail, member number or phone."""
     text = query.strip()
     if len(text) < MIN_QUERY_LENGTH:
-        raise Problem(
-            "query-too-short",
-            422,
-            "Search text too short",
-            f"Type at least {MIN_QUERY_LENGTH} characters of the name or e-mail.",
+        raise DomainError(
+            "query-too-short", f"Type at least {MIN_QUERY_LENGTH} characters of the name or e-mail."
         )
     statement = (
         select(Member)

@@ -44,7 +44,7 @@ from app.campaigns.redemption import OfflineContext
 from app.campaigns.schemas import OfflineRedeemPayloadSchema
 from app.campaigns.settings import coupon_settings
 from app.db import utcnow
-from app.errors import Problem
+from app.errors import DomainError, Problem
 from app.extensions import db
 from app.fraud.attempts import fingerprint_code, raise_event
 from app.fraud.models import Attempt
@@ -108,6 +108,7 @@ def _process_event(
     try:
         payload = _load_payload(event)
     except ValidationError as exc:
+        # Problem, not DomainError: "validation-error" is answered with several titles today.
         problem = Problem(
             "validation-error",
             422,
@@ -142,9 +143,7 @@ def _process_event(
     except OperationalError:
         # PostgreSQL broke a deadlock with another till's batch (both redeemed the same codes
         # offline, in opposite orders) by cancelling this event: nothing of it stays, resend it.
-        problem = Problem(
-            "conflict", 409, "Conflict", "This event collided with another sync; send it again."
-        )
+        problem = DomainError("conflict", "This event collided with another sync; send it again.")
         return _result(event, "rejected", problem.status, problem.to_dict(), False)
     if body is None:
         return _replay(event, claim)
@@ -167,11 +166,8 @@ def _check_offline_age(local_time: datetime, policy: Mapping[str, int]) -> None:
     """Refuse an offline event older than the managers allow."""
     max_age = timedelta(hours=policy["offline_max_age_hours"])
     if utcnow() - local_time > max_age:
-        raise Problem(
-            "offline-event-too-old",
-            422,
-            "Offline event too old",
-            f"Offline events must reach the server within {max_age}.",
+        raise DomainError(
+            "offline-event-too-old", f"Offline events must reach the server within {max_age}."
         )
 
 
@@ -212,10 +208,8 @@ def _replay(event: Mapping[str, Any], claim: IdempotencyKey) -> dict[str, Any]:
     )
     assert existing is not None
     if existing.request_hash != claim.request_hash or existing.operation != claim.operation:
-        problem = Problem(
+        problem = DomainError(
             "idempotency-key-reused",
-            422,
-            "Idempotency-Key reused",
             "This event id was used for a different request; give each event a new UUID.",
         )
         return _result(event, "rejected", problem.status, problem.to_dict(), False)
@@ -251,6 +245,7 @@ def _redeem_offline(
         return {**problem.to_dict(), "conflict_id": conflict.id}, problem.status
     _record_attempt(OFFLINE_REDEEM_ATTEMPT, payload["code"], till, 200, None)
     if answer["flag"] is not None:
+        # Problem, not DomainError: the type is the redemption's stored flag, not a fixed one.
         over_limit = Problem(
             str(answer["flag"]),
             409,

@@ -40,7 +40,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from app.db import iso_or_none
-from app.errors import Problem
+from app.errors import DomainError
 from app.extensions import db
 from app.fraud.attempts import raise_event
 from app.outbound import check_public_https_url
@@ -80,10 +80,8 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 # --- endpoints --------------------------------------------------------------------------
 
 
-def _unknown_endpoint(endpoint_id: int) -> Problem:
-    return Problem(
-        "unknown-webhook-endpoint", 404, "Unknown webhook endpoint", f"No endpoint {endpoint_id}."
-    )
+def _unknown_endpoint(endpoint_id: int) -> DomainError:
+    return DomainError("unknown-webhook-endpoint", f"No endpoint {endpoint_id}.")
 
 
 def get_endpoint(endpoint_id: int) -> WebhookEndpoint:

@@ -1,11 +1,22 @@
-"""Every error is application/problem+json with a stable type."""
+"""Every error is application/problem+json with a stable type.
+
+The last tests read the source of ``app`` with ``ast``: domain code raises ``DomainError``
+(status and title from ``DOMAIN_PROBLEMS``), and a ``Problem`` with its own status is built only
+where the lists below say why.
+"""
 
 from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
 
+import app as app_package
 from app import create_app
+from app.errors import DOMAIN_PROBLEMS
 
 
 def assert_problem(response, status: int, type_: str) -> dict:  # type: ignore[no-untyped-def]
@@ -97,3 +108,95 @@ def test_openapi_document_is_served(client: FlaskClient) -> None:
     assert spec["openapi"].startswith("3.")
     assert "/api/v1/auth/login" in spec["paths"]
     assert client.get("/api/docs").status_code == 200
+
+
+APP_DIR = Path(app_package.__file__).parent
+
+# Modules at the HTTP edge, which build a ``Problem`` with its own status: why.
+EDGE_MODULES: dict[str, str] = {
+    "app/errors.py": "renders problems and turns werkzeug's HTTP errors into them",
+    "app/request_limits.py": "refuses oversized or malformed request bodies before any route",
+    "app/auth/tokens.py": "a 401 carries its WWW-Authenticate header",
+    "app/auth/access.py": "a 401 carries its WWW-Authenticate header",
+    "app/transactions.py": "the request's transaction answers a collision with a 409",
+    "app/imports/routes.py": "upload size and multipart checks of the HTTP request itself",
+}
+
+# Problems kept in other modules, by module and the source of their type argument: why.
+KEPT_PROBLEMS: dict[tuple[str, str], str] = {
+    ("app/cards/apple_web_service.py", "'pass-authentication-required'"): "WWW-Authenticate",
+    ("app/cards/apple_web_service.py", "'invalid-pass-token'"): "WWW-Authenticate header",
+    ("app/fraud/lockout.py", "'too-many-attempts'"): "carries a Retry-After header",
+    ("app/campaigns/codes.py", "InvalidCode.type"): "the coupons library's error says it all",
+    ("app/campaigns/redemption.py", "refusal.value"): "status and title from coupons.rules",
+    ("app/till/sync.py", "str(answer['flag'])"): "the type is the redemption's stored flag",
+}
+
+# Types answered with more than one title today: they stay Problems wherever they are built.
+AMBIGUOUS_TYPES: dict[str, str] = {
+    "validation-error": "titled 'Invalid request', 'Validation error' and 'Invalid event'",
+    "not-found": "titled 'Not found' for a missing logo, 'Not Found' by werkzeug's 404",
+}
+
+
+def _app_calls(*names: str) -> Iterator[tuple[str, ast.Call]]:
+    """Yield (module path, call) for each call of one of these names in the app's source."""
+    for path in sorted(APP_DIR.rglob("*.py")):
+        module = path.relative_to(APP_DIR.parent).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                if node.func.id in names and node.args:
+                    yield module, node
+
+
+def _literal(node: ast.expr) -> object:
+    return node.value if isinstance(node, ast.Constant) else None
+
+
+def _domain_error_classes() -> set[str]:
+    """Return ``DomainError`` and the names of the app's classes that derive from it."""
+    names = {"DomainError"}
+    for path in APP_DIR.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                if any(isinstance(b, ast.Name) and b.id == "DomainError" for b in node.bases):
+                    names.add(node.name)
+    return names
+
+
+def test_only_the_edge_builds_problems_with_their_own_status() -> None:
+    stray, kept_seen = [], set()
+    for module, call in _app_calls("Problem"):
+        key = (module, ast.unparse(call.args[0]))
+        if module in EDGE_MODULES or _literal(call.args[0]) in AMBIGUOUS_TYPES:
+            continue
+        if key in KEPT_PROBLEMS:
+            kept_seen.add(key)
+            continue
+        stray.append(f"{module}:{call.lineno} {key[1]}")
+    assert stray == [], "raise DomainError (and list the type in DOMAIN_PROBLEMS) instead"
+    assert kept_seen == set(KEPT_PROBLEMS), "an allowed Problem is gone: drop it from the list"
+    assert {path.split("/", 1)[1] for path in EDGE_MODULES} <= {
+        path.relative_to(APP_DIR).as_posix() for path in APP_DIR.rglob("*.py")
+    }
+
+
+def test_every_domain_error_type_is_in_the_table() -> None:
+    unknown = [
+        f"{module}:{call.lineno} {type_}"
+        for module, call in _app_calls(*_domain_error_classes())
+        if isinstance(type_ := _literal(call.args[0]), str) and type_ not in DOMAIN_PROBLEMS
+    ]
+    assert unknown == [], "add these types to DOMAIN_PROBLEMS in app/errors.py"
+
+
+def test_a_table_type_built_as_a_problem_keeps_the_table_status_and_title() -> None:
+    differing = []
+    for module, call in _app_calls("Problem"):
+        type_ = _literal(call.args[0])
+        if isinstance(type_, str) and type_ in DOMAIN_PROBLEMS:
+            said = tuple(_literal(arg) for arg in call.args[1:3])
+            if said != DOMAIN_PROBLEMS[type_]:
+                differing.append(f"{module}:{call.lineno} {type_} {said}")
+    assert differing == []
+    assert not set(AMBIGUOUS_TYPES) & set(DOMAIN_PROBLEMS)
