@@ -130,28 +130,43 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def cpu_seconds() -> dict[str, float]:
-    """Return the CPU time (user + system) used so far by the app's workers, PostgreSQL's and
-    Redis's processes, and the whole machine (from ``/proc``; empty where there is none)."""
+    """Return the CPU time (user + system) used so far per process of the app's workers,
+    PostgreSQL and Redis (keyed ``group:pid``), and by the whole machine (``machine``), read
+    from ``/proc``; empty where there is none."""
+    if not Path("/proc/stat").exists():
+        return {}
     tick = os.sysconf("SC_CLK_TCK")
-    used = {"app": 0.0, "postgres": 0.0, "redis": 0.0}
-    for pid in filter(str.isdigit, os.listdir("/proc")) if Path("/proc/stat").exists() else ():
+    used: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        seconds = (int(fields[11]) + int(fields[12])) / tick
-        if b"app:create_app()" in command:
-            used["app"] += seconds
-        elif name.startswith("postgres"):
-            used["postgres"] += seconds
-        elif name.startswith("redis"):
-            used["redis"] += seconds
-    if Path("/proc/stat").exists():
-        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        used["machine"] = (sum(ticks) - ticks[3] - ticks[4]) / tick  # all but idle and iowait
+        group = (
+            "app"
+            if b"app:create_app()" in command
+            else "postgres"
+            if name.startswith("postgres")
+            else "redis"
+            if name.startswith("redis")
+            else None
+        )
+        if group is not None:
+            used[f"{group}:{pid}"] = (int(fields[11]) + int(fields[12])) / tick
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    used["machine"] = (sum(ticks) - ticks[3] - ticks[4]) / tick  # all but idle and iowait
+    return used
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Return the CPU seconds each group used between two readings (processes that ended in
+    between are not counted; those that started are, from zero)."""
+    used = {"app": 0.0, "postgres": 0.0, "redis": 0.0, "machine": 0.0}
+    for key, seconds in after.items():
+        used[key.split(":")[0]] += seconds - before.get(key, 0.0)
     return used
 
 
@@ -292,10 +307,11 @@ def main() -> int:
         for name, script, _ in SCENARIOS:
             before = cpu_seconds()
             results[name] = wrk(script, base, wrk_env, seconds)
-            after = cpu_seconds()
+            used = cpu_used(before, cpu_seconds())
             requests = max(results[name]["requests"], 1)
-            for part in after:
-                results[name][f"cpu_ms_{part}"] = 1000 * (after[part] - before[part]) / requests
+            if before:
+                for part, cpu in used.items():
+                    results[name][f"cpu_ms_{part}"] = 1000 * cpu / requests
         last = wrk("ceiling.lua", f"http://127.0.0.1:{port + 1}/", wrk_env, seconds)
     finally:
         stop(app_server)
