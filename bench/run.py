@@ -84,8 +84,10 @@ def web_command(app_dir: Path, port: int) -> list[str]:
 
 
 def require_free_port(port: int) -> None:
-    """Stop with a clear message if something already listens on ``port`` (it would be measured
-    instead of the server this run starts)."""
+    """Stop with a clear message if something already listens on ``port``.
+
+    A server left over from an earlier run would answer instead of the one this run starts.
+    """
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
         try:
@@ -130,9 +132,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def cpu_seconds() -> dict[str, float]:
-    """Return the CPU time (user + system) used so far per process of the app's workers,
-    PostgreSQL and Redis (keyed ``group:pid``), and by the whole machine (``machine``), read
-    from ``/proc``; empty where there is none."""
+    """Return the CPU time (user + system) used so far, per process and by the whole machine.
+
+    Processes of the app's workers, PostgreSQL and Redis are keyed ``group:pid``; the whole
+    machine is ``machine``. Read from ``/proc``; empty where there is none.
+    """
     if not Path("/proc/stat").exists():
         return {}
     tick = os.sysconf("SC_CLK_TCK")
@@ -162,8 +166,10 @@ def cpu_seconds() -> dict[str, float]:
 
 
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    """Return the CPU seconds each group used between two readings (processes that ended in
-    between are not counted; those that started are, from zero)."""
+    """Return the CPU seconds each group used between two readings.
+
+    Processes that ended in between are not counted; those that started are, from zero.
+    """
     used = {"app": 0.0, "postgres": 0.0, "redis": 0.0, "machine": 0.0}
     for key, seconds in after.items():
         used[key.split(":")[0]] += seconds - before.get(key, 0.0)

@@ -36,8 +36,14 @@ from app.cards.service import totp_secret_of
 from app.db import utcnow
 from app.errors import DomainError
 from app.extensions import db
-from wallet.card_codes import parse_rotating_code, verify_rotating_otp, verify_static_code
+from wallet.card_codes import (
+    StaticCardCode,
+    parse_rotating_code,
+    verify_rotating_otp,
+    verify_static_code,
+)
 from wallet.errors import CardCodeError
+from wallet.keys import KeyRing
 
 SCAN_TOKEN_PREFIX = "lws."
 SCAN_TOKEN_AUDIENCE = "lw-scan"
@@ -81,9 +87,30 @@ def _usable_card(card_id: uuid.UUID) -> Row[Any]:
     return card
 
 
+# Static codes verified lately, per process: a card is shown for a scan and again for the
+# purchase, and checking its Ed25519 signature costs more than the card's lookup. An entry is
+# used only while the key ring it was verified with is the one in force (a rotation or a
+# retired key makes a new ring) and the code has not expired; anything else is verified in
+# full, which gives every refusal its reason. Only codes that passed every check are kept.
+_VERIFIED_CODES: dict[str, tuple[StaticCardCode, KeyRing]] = {}
+_VERIFIED_CODES_MAX = 8192
+
+
+def _verified_static_code(code: str, now: datetime) -> StaticCardCode:
+    ring = card_key_ring()
+    known = _VERIFIED_CODES.get(code)
+    if known is not None and known[1] is ring and known[0].not_after > now:
+        return known[0]
+    verified = verify_static_code(code, ring, now)
+    if len(_VERIFIED_CODES) >= _VERIFIED_CODES_MAX:
+        _VERIFIED_CODES.clear()
+    _VERIFIED_CODES[code] = (verified, ring)
+    return verified
+
+
 def _present_static(code: str, now: datetime) -> PresentedCard:
     try:
-        verified = verify_static_code(code, card_key_ring(), now)
+        verified = _verified_static_code(code, now)
     except CardCodeError as exc:
         raise CardRefused(exc.type, str(exc)) from None
     card = _usable_card(verified.card_id)

@@ -44,8 +44,11 @@ def member_blocked() -> DomainError:
 
 @functools.cache
 def _till_state_query(also: tuple[Any, ...]) -> Select[Any]:
-    """Build the till's state query once (a statement built per request costs more than its
-    round trip): the till's block, the cashier's e-mail and the columns in ``also``."""
+    """Build the query of the till's block, the cashier's e-mail and the columns in ``also``.
+
+    Built once per set of columns: building a statement on every request costs more than the
+    round trip it makes.
+    """
     query = (
         select(Till.blocked, StaffAccount.email, *also)
         .select_from(Till)

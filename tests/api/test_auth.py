@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import timedelta
 
 import jwt
@@ -224,3 +225,24 @@ def test_registration_issues_exactly_one_active_card(app: Flask, client: FlaskCl
             )
         )
     assert active == 1
+
+
+def test_a_token_used_before_is_refused_once_it_has_expired(app: Flask, shop: Shop) -> None:
+    """Verified tokens are remembered per process; their expiry is still checked on each use."""
+    expires = int(time.time()) + 2
+    token = _forge(app, {"exp": expires, "sub": str(shop.member_id())})
+    assert shop.client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    time.sleep(max(expires - time.time(), 0) + 0.1)
+    response = shop.client.get("/api/v1/me", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.get_json()["type"] == "token-expired"
+
+
+def test_a_token_used_before_is_refused_once_its_key_was_dropped(app: Flask, shop: Shop) -> None:
+    token = shop.login_member()
+    assert shop.client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    with app.app_context():  # a new key, and only the new key kept
+        app.extensions["lw_secrets"].rotate_token_key(keep=1)
+    response = shop.client.get("/api/v1/me", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.get_json()["type"] == "invalid-token"

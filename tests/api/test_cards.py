@@ -274,3 +274,33 @@ def test_members_cannot_scan_and_tills_cannot_read_member_cards(shop: Shop) -> N
     assert member.status_code == 401
     till = shop.client.get("/api/v1/me/card", headers=bearer(shop.open_till()))
     assert till.status_code == 401
+
+
+def test_a_code_verified_before_is_refused_once_it_has_expired(shop: Shop) -> None:
+    """Verified codes are remembered per process; the expiry is still checked on every use."""
+    from app.cards.presentation import CardRefused, present_card
+    from wallet.card_codes import parse_static_code
+
+    code = shop.static_code()
+    with shop.app.test_request_context():
+        accepted = present_card(code, till_id=1)
+        assert accepted.credential == "static"
+        after_expiry = parse_static_code(code).not_after + timedelta(seconds=1)
+        with pytest.raises(CardRefused) as refused:
+            present_card(code, till_id=1, now=after_expiry)
+    assert refused.value.type == "card-expired"
+
+
+def test_a_code_verified_before_is_refused_once_its_key_left_the_ring(shop: Shop) -> None:
+    from app.cards.keys import DOCUMENT
+    from wallet.keys import KeyRing
+
+    code = shop.static_code()
+    assert scan(shop, code).status_code == 200
+    with shop.app.app_context():  # a new ring without the key that signed the code
+        shop.app.extensions["lw_secrets"].update_document(
+            DOCUMENT, lambda _current: KeyRing.generate(utcnow()).to_json()
+        )
+    refused = scan(shop, code)
+    assert refused.status_code == 422
+    assert refused.get_json()["type"] == "unknown-key"
