@@ -287,3 +287,14 @@ def test_kpis_count_paying_members_and_plan_revenue(shop: Shop) -> None:
             "net_cents": 5800,
         }
     ]
+
+
+def test_a_plan_created_after_the_till_s_last_purchase_is_sold_at_its_next(shop: Shop) -> None:
+    """The till caches the plans' SKUs per process; a new plan reaches its next purchase."""
+    member = sign_up(shop, "late-plan@example.org")
+    till = shop.open_till()
+    assert _buy_at_till(shop, member.member_id, till, "P-1").status_code == 201
+    assert _mine(shop, member.token)["active"] is None  # no plan is sold as PLUS-12M yet
+    _plan(shop)
+    assert _buy_at_till(shop, member.member_id, till, "P-2").status_code == 201
+    assert _mine(shop, member.token)["active"]["plan"] == "Plus"

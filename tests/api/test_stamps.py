@@ -300,3 +300,43 @@ def test_purchase_at_the_till_stamps_the_card_and_a_refund_takes_the_stamps_back
     [state] = refunded.get_json()["stamps"]
     assert (state["stamps_added"], state["stamps"]) == (-2, -1)
     assert [c.source for c in coupons_of(app, member_id)].count("stamp-card") == 1
+
+
+def test_a_programme_started_or_stopped_counts_from_the_till_s_next_purchase(shop: Shop) -> None:
+    """The till caches the active programmes per process; a change reaches its next purchase."""
+    till = bearer(shop.open_till())
+    manager = bearer(shop.login_staff("manager"))
+    bagel = {"sku": "BAGEL", "amount_cents": 250, "quantity": 1}
+
+    def buy(receipt: str) -> list[dict[str, Any]]:
+        body = {
+            "code": shop.static_code(0),
+            "receipt_id": receipt,
+            "amount_cents": 250,
+            "currency": "EUR",
+            "lines": [bagel],
+        }
+        headers = {**till, "Idempotency-Key": f"key-{receipt}"}
+        booked = shop.client.post("/api/v1/till/purchases", json=body, headers=headers)
+        assert booked.status_code == 201, booked.get_json()
+        stamps: list[dict[str, Any]] = booked.get_json()["stamps"]
+        return stamps
+
+    assert buy("B-1") == []  # no programme counts bagels yet (and the till cached that)
+    created = shop.client.post(
+        PROGRAMMES,
+        json={
+            "name": "Bagel card",
+            "skus": ["BAGEL"],
+            "stamps_needed": 5,
+            "reward": {"kind": "amount_off", "amount_cents": 300},
+        },
+        headers=manager,
+    )
+    assert created.status_code == 201
+    [state] = buy("B-2")
+    assert (state["name"], state["stamps_added"], state["stamps"]) == ("Bagel card", 1, 1)
+    shop.client.patch(
+        f"{PROGRAMMES}/{created.get_json()['id']}", json={"active": False}, headers=manager
+    )
+    assert buy("B-3") == []
