@@ -81,14 +81,19 @@ def insert_unless_present(
     table = model.__table__
     params = dict(values)
     for column in table.columns:
-        default = column.default
-        if column.name in params or default is None or column.primary_key:
-            continue
-        if default.is_scalar:
-            params[column.name] = default.arg
-        elif default.is_callable:
-            params[column.name] = default.arg(None)
+        if column.name not in params and not column.primary_key and column.default is not None:
+            params[column.name] = _python_default(column)
     return _insert_unless_present_sql(table, tuple(params), returning), params
+
+
+def _python_default(column: Any) -> Any:
+    """Return the value a column's Python-side default gives a new row."""
+    default = column.default
+    if default.is_callable:
+        return default.arg(None)
+    if default.is_scalar:
+        return default.arg
+    raise NotImplementedError(f"{column} has a default computed in SQL: pass its value")
 
 
 @functools.cache
@@ -118,17 +123,14 @@ def insert_row(connection: Connection, row: Any) -> None:
     flushed first: the row may only point at rows already in the database.
     """
     table = row.__table__
-    values = row.__dict__
+    values = row.__dict__  # the mapped attributes are named as their columns
     params: dict[str, Any] = {}
     for column in table.columns:
         if column.name not in values:
-            default = column.default
-            if default is not None and default.is_scalar:
-                setattr(row, column.name, default.arg)
-            elif default is not None and default.is_callable:
-                setattr(row, column.name, default.arg(None))
+            if column.default is not None:
+                setattr(row, column.name, _python_default(column))
             elif column.primary_key:
-                continue
+                continue  # the database numbers it
             else:
                 setattr(row, column.name, None)
         params[column.name] = values[column.name]
