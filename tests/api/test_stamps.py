@@ -21,6 +21,12 @@ from coupons.rules import Benefit, BenefitKind
 from tests.conftest import Shop, bearer
 
 PROGRAMMES = "/api/v1/stamp-programmes"
+BAGEL_CARD = {
+    "name": "Bagel card",
+    "skus": ["BAGEL"],
+    "stamps_needed": 5,
+    "reward": {"kind": "amount_off", "amount_cents": 300},
+}
 FREE_TEA = Benefit(kind=BenefitKind.FREE_ITEM, sku="TEA")
 
 
@@ -199,12 +205,7 @@ def test_manager_defines_a_programme_and_the_member_sees_the_card(
     manager = bearer(shop.login_staff("manager"))
     created = shop.client.post(
         PROGRAMMES,
-        json={
-            "name": "Bagel card",
-            "skus": ["BAGEL"],
-            "stamps_needed": 5,
-            "reward": {"kind": "amount_off", "amount_cents": 300},
-        },
+        json=BAGEL_CARD,
         headers=manager,
     )
     assert created.status_code == 201, created.get_json()
@@ -325,12 +326,7 @@ def test_a_programme_started_or_stopped_counts_from_the_till_s_next_purchase(sho
     assert buy("B-1") == []  # no programme counts bagels yet (and the till cached that)
     created = shop.client.post(
         PROGRAMMES,
-        json={
-            "name": "Bagel card",
-            "skus": ["BAGEL"],
-            "stamps_needed": 5,
-            "reward": {"kind": "amount_off", "amount_cents": 300},
-        },
+        json=BAGEL_CARD,
         headers=manager,
     )
     assert created.status_code == 201
