@@ -31,9 +31,8 @@ from hashlib import sha256
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
-from sqlalchemy import insert
 
-from app.db import utcnow
+from app.db import insert_row, utcnow
 from app.extensions import db
 from app.fraud.events import PendingEvent, build_event, write_event
 from app.fraud.models import Attempt
@@ -41,13 +40,6 @@ from app.fraud.settings import REFUSAL_RULES, rule_settings
 from app.transactions import Outcome, record_on_finish
 
 FINGERPRINT_HEX_CHARS = 32
-# Every column an attempt may be written with (None unless the request learnt it), so the Core
-# INSERT of the hot path always has the same parameters and is compiled once.
-_ATTEMPT_COLUMNS: dict[str, Any] = {
-    column.name: None for column in Attempt.__table__.columns if column.name != "id"
-}
-_ATTEMPT_COLUMNS["risk_score"] = 0
-_INSERT_ATTEMPT = insert(Attempt)
 
 
 def fingerprint_code(text: str) -> str:
@@ -115,7 +107,7 @@ def write_attempt_now(outcome: Outcome) -> Attempt | None:
         # outcome (then a 409) is written again in the fresh transaction.
         if outcome.status < 400 and g.get("attempt_inserted"):
             return None
-        db.session.connection().execute(_INSERT_ATTEMPT, {**_ATTEMPT_COLUMNS, **row})
+        insert_row(db.session.connection(), Attempt(**row))
         g.attempt_inserted = outcome.status < 400
         return None
     attempt = Attempt(**row)

@@ -105,21 +105,18 @@ _ADD_POINTS = (
 
 
 def _move_balance(member_id: int, delta: int, guard: ColumnElement[bool]) -> int | None:
-    """Add ``delta`` to the balance if ``guard`` holds; return the new balance or None."""
-    if guard is UNGUARDED:  # the common case, a statement built once
-        new_balance = (
-            db.session.connection()
-            .execute(_ADD_POINTS, {"member_id": member_id, "delta": delta})
-            .scalar_one_or_none()
-        )
-    else:
-        new_balance = db.session.execute(
-            update(Member)
-            .where(Member.id == member_id, guard)
-            .values(points_balance=Member.points_balance + delta)
-            .returning(Member.points_balance)
-            .execution_options(synchronize_session=False)
-        ).scalar_one_or_none()
+    """Add ``delta`` to the balance if ``guard`` holds; return the new balance or None.
+
+    The ``UPDATE`` runs on the session's connection, so what the session holds (a member who
+    signed up just now) is flushed first.
+    """
+    db.session.flush()
+    statement = _ADD_POINTS if guard is UNGUARDED else _ADD_POINTS.where(guard)
+    new_balance = (
+        db.session.connection()
+        .execute(statement, {"member_id": member_id, "delta": delta})
+        .scalar_one_or_none()
+    )
     if new_balance is not None:
         # A Member loaded earlier in this session holds the old balance: give it the new one
         # (as loaded from the database, so it is neither dirty nor read again).
@@ -168,9 +165,7 @@ def _post(
     """Move the balance and add the entry, both or neither."""
     if kind in PLAIN_KINDS and guard is UNGUARDED:
         # Nothing here can be refused on its own (no balance guard, no unique index to hit):
-        # two statements, and a failure fails the caller's transaction as a whole. They run on
-        # the connection, so what the session holds (a member signed up just now) goes first.
-        db.session.flush()
+        # two statements, and a failure fails the caller's transaction as a whole.
         balance = _move_balance(member_id, points, guard)
         if balance is None:
             raise unknown_member(member_id)

@@ -37,10 +37,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from app import outbound
-from app.db import utcnow
+from app.db import insert_row, utcnow
 from app.events import DomainEvent, subscribe
 from app.extensions import db
 from app.outbox.models import DeliveryAttempt, OutboxMessage
@@ -161,7 +161,22 @@ def enqueue(
     message_id: str | None = None,
 ) -> OutboxMessage:
     """Add a row of outgoing work to the current transaction."""
-    message = OutboxMessage(
+    message = _new_message(kind, payload, member_id, store_id, event_type, available_at, message_id)
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def _new_message(
+    kind: str,
+    payload: Mapping[str, Any],
+    member_id: int | None,
+    store_id: int | None,
+    event_type: str | None,
+    available_at: datetime | None = None,
+    message_id: str | None = None,
+) -> OutboxMessage:
+    return OutboxMessage(
         message_id=message_id or new_message_id(),
         kind=kind,
         event_type=event_type,
@@ -172,35 +187,17 @@ def enqueue(
         attempts=0,
         available_at=available_at or utcnow(),
     )
-    db.session.add(message)
-    db.session.flush()
-    return message
-
-
-_INSERT_EVENT = insert(OutboxMessage)
 
 
 def record_event(event: DomainEvent) -> None:
     """Write a published domain event to the outbox (a subscriber of ``app.events``).
 
-    One Core ``INSERT`` on the transaction's connection: the till publishes events on its
-    hottest paths, and nobody needs the row as an object.
+    One Core ``INSERT`` on the transaction's connection (``app.db.insert_row``): the till
+    publishes events on its hottest paths, and nobody needs the row in the session.
     """
-    now = utcnow()
-    db.session.connection().execute(
-        _INSERT_EVENT,
-        {
-            "message_id": new_message_id(),
-            "kind": EVENT_KIND,
-            "event_type": event.type,
-            "member_id": event.member_id,
-            "store_id": event.store_id,
-            "payload": {"data": dict(event.data), "occurred_at": now.isoformat()},
-            "status": "pending",
-            "attempts": 0,
-            "available_at": now,
-        },
-    )
+    payload = {"data": dict(event.data), "occurred_at": utcnow().isoformat()}
+    message = _new_message(EVENT_KIND, payload, event.member_id, event.store_id, event.type)
+    insert_row(db.session.connection(), message)
 
 
 def envelope_of(message: OutboxMessage) -> EventEnvelope:
