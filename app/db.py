@@ -113,32 +113,52 @@ def _insert_unless_present_sql(
     return statement
 
 
-def insert_row(connection: Connection, row: Any) -> None:
-    """Insert a new mapped object with one Core ``INSERT`` on ``connection`` (the session's).
+def insert_values(
+    connection: Connection, model: Any, values: dict[str, Any], *, returning_key: bool = False
+) -> Any:
+    """Insert one row of ``model`` with one Core ``INSERT`` on ``connection`` (the session's).
 
-    For the till's hottest rows (ledger entries, redemptions): the ORM's unit of work costs
-    several times the statement itself. The object stays transient (outside the session) but
-    complete: Python-side column defaults are filled in on it first, as a flush would, and an
-    autoincrement primary key comes back with ``RETURNING``. Pending ORM changes are not
-    flushed first: the row may only point at rows already in the database.
+    For the till's hottest rows (attempts, outbox events, ledger entries, redemptions): the
+    ORM's unit of work costs several times the statement itself. Python-side column defaults
+    are filled in as a flush would; every other column left out is ``NULL``, so the statement
+    has the same parameters each time and is compiled once. Returns the new autoincrement key
+    when ``returning_key``. Pending ORM changes are not flushed first: the row may only point
+    at rows already in the database.
+    """
+    table = model.__table__
+    params = {**values, **_left_out(table, values)}
+    result = connection.execute(_insert_statement(table, returning_key), params)
+    return result.scalar_one() if returning_key else None
+
+
+def insert_row(connection: Connection, row: Any) -> None:
+    """Insert a new mapped object like ``insert_values``; the object stays out of the session.
+
+    It stays complete, though: the defaults filled in and the new primary key are set on it
+    (its mapped attributes are named as their columns).
     """
     table = row.__table__
-    values = row.__dict__  # the mapped attributes are named as their columns
-    params: dict[str, Any] = {}
-    for column in table.columns:
-        if column.name not in values:
-            if column.default is not None:
-                setattr(row, column.name, _python_default(column))
-            elif column.primary_key:
-                continue  # the database numbers it
-            else:
-                setattr(row, column.name, None)
-        params[column.name] = values[column.name]
+    for name, value in _left_out(table, row.__dict__).items():
+        setattr(row, name, value)
+    values = {
+        column.name: row.__dict__[column.name]
+        for column in table.columns
+        if column.name in row.__dict__
+    }
     (key,) = table.primary_key.columns
-    statement = _insert_statement(table, key.name not in params)
-    result = connection.execute(statement, params)
-    if key.name not in params:
-        setattr(row, key.name, result.scalar_one())
+    if key.name in values:
+        insert_values(connection, type(row), values)
+    else:
+        setattr(row, key.name, insert_values(connection, type(row), values, returning_key=True))
+
+
+def _left_out(table: Table, given: dict[str, Any]) -> dict[str, Any]:
+    """Return the values a new row gets for the columns ``given`` leaves out (but its key)."""
+    return {
+        column.name: _python_default(column) if column.default is not None else None
+        for column in table.columns
+        if column.name not in given and not (column.primary_key and column.default is None)
+    }
 
 
 @functools.cache

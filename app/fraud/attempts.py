@@ -32,7 +32,7 @@ from typing import Any
 
 from flask import current_app, g, has_request_context, request
 
-from app.db import insert_row, utcnow
+from app.db import insert_values, utcnow
 from app.extensions import db
 from app.fraud.events import PendingEvent, build_event, write_event
 from app.fraud.models import Attempt
@@ -107,7 +107,7 @@ def write_attempt_now(outcome: Outcome) -> Attempt | None:
         # outcome (then a 409) is written again in the fresh transaction.
         if outcome.status < 400 and g.get("attempt_inserted"):
             return None
-        insert_row(db.session.connection(), Attempt(**row))
+        insert_values(db.session.connection(), Attempt, row)
         g.attempt_inserted = outcome.status < 400
         return None
     attempt = Attempt(**row)

@@ -40,7 +40,7 @@ from flask import Flask, current_app
 from sqlalchemy import delete, or_, select, update
 
 from app import outbound
-from app.db import insert_row, utcnow
+from app.db import insert_values, utcnow
 from app.events import DomainEvent, subscribe
 from app.extensions import db
 from app.outbox.models import DeliveryAttempt, OutboxMessage
@@ -161,13 +161,16 @@ def enqueue(
     message_id: str | None = None,
 ) -> OutboxMessage:
     """Add a row of outgoing work to the current transaction."""
-    message = _new_message(kind, payload, member_id, store_id, event_type, available_at, message_id)
+    values = _message_values(
+        kind, payload, member_id, store_id, event_type, available_at, message_id
+    )
+    message = OutboxMessage(**values)
     db.session.add(message)
     db.session.flush()
     return message
 
 
-def _new_message(
+def _message_values(
     kind: str,
     payload: Mapping[str, Any],
     member_id: int | None,
@@ -175,29 +178,29 @@ def _new_message(
     event_type: str | None,
     available_at: datetime | None = None,
     message_id: str | None = None,
-) -> OutboxMessage:
-    return OutboxMessage(
-        message_id=message_id or new_message_id(),
-        kind=kind,
-        event_type=event_type,
-        member_id=member_id,
-        store_id=store_id,
-        payload=dict(payload),
-        status="pending",
-        attempts=0,
-        available_at=available_at or utcnow(),
-    )
+) -> dict[str, Any]:
+    return {
+        "message_id": message_id or new_message_id(),
+        "kind": kind,
+        "event_type": event_type,
+        "member_id": member_id,
+        "store_id": store_id,
+        "payload": dict(payload),
+        "status": "pending",
+        "attempts": 0,
+        "available_at": available_at or utcnow(),
+    }
 
 
 def record_event(event: DomainEvent) -> None:
     """Write a published domain event to the outbox (a subscriber of ``app.events``).
 
-    One Core ``INSERT`` on the transaction's connection (``app.db.insert_row``): the till
-    publishes events on its hottest paths, and nobody needs the row in the session.
+    One Core ``INSERT`` on the transaction's connection (``app.db.insert_values``): the till
+    publishes events on its hottest paths, and nobody needs the row as an object.
     """
     payload = {"data": dict(event.data), "occurred_at": utcnow().isoformat()}
-    message = _new_message(EVENT_KIND, payload, event.member_id, event.store_id, event.type)
-    insert_row(db.session.connection(), message)
+    values = _message_values(EVENT_KIND, payload, event.member_id, event.store_id, event.type)
+    insert_values(db.session.connection(), OutboxMessage, values)
 
 
 def envelope_of(message: OutboxMessage) -> EventEnvelope:
