@@ -70,7 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         configure_sqlite(extensions.db.engine)
         ping_idle_connections(extensions.db.engine, app.config["DB_PING_IDLE_SECONDS"])
     extensions.migrate.init_app(app, extensions.db, directory=MIGRATIONS_DIRECTORY)
-    extensions.limiter.init_app(app)
+    extensions.init_limiter(app)
     extensions.compress.init_app(app)
     api = ProblemApi(app)
     app.extensions["lw_api"] = api

@@ -79,6 +79,23 @@ def test_login_rate_limit_answers_429_problem(app: Flask) -> None:
     assert_problem(response, 429, "too-many-requests")
 
 
+def test_only_routes_with_a_limit_run_the_limiter(app: Flask) -> None:
+    from app.extensions import limiter
+
+    assert limiter._check_request_limit not in app.before_request_funcs[None]
+    client = app.test_client()
+    login = client.post("/api/v1/auth/login", json={"email": "x@y.z", "password": "p"})
+    assert login.headers["X-RateLimit-Limit"] == "1000"
+    assert "X-RateLimit-Limit" not in client.get("/api/v1/me").headers
+
+
+def test_a_default_limit_keeps_the_limiters_check_on_every_route(app: Flask) -> None:
+    limited = create_app({**app.config, "RATELIMIT_DEFAULT": "2 per minute"})
+    client = limited.test_client()
+    statuses = [client.get("/api/openapi.json").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
 def test_responses_carry_a_request_id(client: FlaskClient) -> None:
     assert len(client.get("/api/v1/me").headers["X-Request-ID"]) >= 8
     echoed = client.get("/api/v1/me", headers={"X-Request-ID": "till-7-abcdef12"})
