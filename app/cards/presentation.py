@@ -24,11 +24,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import NamedTuple
 
 import jwt
 from flask import current_app
-from sqlalchemy import Row, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from app.cards.keys import card_key_ring
 from app.cards.models import Card
@@ -55,7 +55,7 @@ LOOKUP_CREDENTIAL = "lookup"
 class CardRefused(DomainError):
     """A card code refused at the till, with the card it named if it got that far."""
 
-    def __init__(self, type: str, detail: str, card: Card | Row[Any] | None = None) -> None:
+    def __init__(self, type: str, detail: str, card: CardState | None = None) -> None:
         super().__init__(type, detail)
         self.card_id = card.id if card is not None else None
         self.member_id = card.member_id if card is not None else None
@@ -70,14 +70,43 @@ class PresentedCard:
     credential: str  # "static" | "rotating" | "lookup"
 
 
+@dataclass(frozen=True)
+class ShownCode:
+    """A code whose own checks passed (format, signature, scan token); its card is not read yet.
+
+    ``otp`` is a rotating code's one-time password: it is checked against the card's secret,
+    which only the card's row holds (``accept_card``).
+    """
+
+    card_id: uuid.UUID
+    credential: str  # "static" | "rotating" | a scan token's credential
+    otp: str | None = None
+
+
+class CardState(NamedTuple):
+    """The card's columns that decide whether it may be used: read by the caller, in its way."""
+
+    id: uuid.UUID
+    member_id: int
+    revoked_at: datetime | None
+    totp_secret_sealed: bytes
+
+
+# The card's columns ``accept_card`` needs, for a caller that reads them with other rows (the
+# till pipeline reads them with the member it locks): in ``CardState``'s order.
+CARD_STATE_COLUMNS = (Card.id, Card.member_id, Card.revoked_at, Card.totp_secret_sealed)
+
 # The card's columns the till needs, read without the ORM (the hottest lookup of the till).
-_CARD_BY_ID = select(Card.id, Card.member_id, Card.revoked_at, Card.totp_secret_sealed).where(
-    Card.id == bindparam("card_id")
-)
+_CARD_BY_ID = select(*CARD_STATE_COLUMNS).where(Card.id == bindparam("card_id"))
 
 
-def _usable_card(card_id: uuid.UUID) -> Row[Any]:
-    card = db.session.connection().execute(_CARD_BY_ID, {"card_id": card_id}).first()
+def card_state(card_id: uuid.UUID) -> CardState | None:
+    """Read the card's state on its own (``present_card``; the till reads it with the member)."""
+    row = db.session.connection().execute(_CARD_BY_ID, {"card_id": card_id}).first()
+    return CardState(*row) if row is not None else None
+
+
+def _usable_card(card: CardState | None) -> CardState:
     if card is None:
         raise CardRefused("unknown-card", "No card with this id was issued here.")
     if card.revoked_at is not None:
@@ -108,23 +137,25 @@ def _verified_static_code(code: str, now: datetime) -> StaticCardCode:
     return verified
 
 
-def _present_static(code: str, now: datetime) -> PresentedCard:
+def _read_static(code: str, now: datetime) -> ShownCode:
     try:
         verified = _verified_static_code(code, now)
     except CardCodeError as exc:
         raise CardRefused(exc.type, str(exc)) from None
-    card = _usable_card(verified.card_id)
-    return PresentedCard(card.id, card.member_id, "static")
+    return ShownCode(verified.card_id, "static")
 
 
-def _present_rotating(code: str, now: datetime) -> PresentedCard:
+def _read_rotating(code: str) -> ShownCode:
     try:
         parsed = parse_rotating_code(code)
     except CardCodeError as exc:
         raise CardRefused(exc.type, str(exc)) from None
-    card = _usable_card(parsed.card_id)
+    return ShownCode(parsed.card_id, "rotating", parsed.otp)
+
+
+def _accept_rotating(otp: str, card: CardState, now: datetime) -> None:
     try:
-        step = verify_rotating_otp(totp_secret_of(card.totp_secret_sealed), parsed.otp, now)
+        step = verify_rotating_otp(totp_secret_of(card.totp_secret_sealed), otp, now)
     except CardCodeError as exc:
         raise CardRefused(
             exc.type, "This live code is too old or too new; show the current one.", card
@@ -142,7 +173,6 @@ def _present_rotating(code: str, now: datetime) -> PresentedCard:
         raise CardRefused(
             "code-replayed", "This live code was already used; show the current one.", card
         )
-    return PresentedCard(card.id, card.member_id, "rotating")
 
 
 def _scan_key() -> bytes:
@@ -164,7 +194,7 @@ def issue_scan_token(presented: PresentedCard, till_id: int) -> tuple[str, datet
     return SCAN_TOKEN_PREFIX + jwt.encode(claims, _scan_key(), algorithm="HS256"), expires_at
 
 
-def _present_scan_token(token: str, till_id: int) -> PresentedCard:
+def _read_scan_token(token: str, till_id: int) -> ShownCode:
     try:
         claims = jwt.decode(
             token[len(SCAN_TOKEN_PREFIX) :],
@@ -179,27 +209,48 @@ def _present_scan_token(token: str, till_id: int) -> PresentedCard:
         ) from None
     if claims["till"] != till_id:
         raise CardRefused("invalid-scan-token", "This scan token belongs to another till.")
-    card = _usable_card(uuid.UUID(claims["card"]))
-    return PresentedCard(card.id, card.member_id, str(claims["cred"]))
+    return ShownCode(uuid.UUID(claims["card"]), str(claims["cred"]))
 
 
-def present_card(code: str, till_id: int, now: datetime | None = None) -> PresentedCard:
-    """Verify a card code, rotating code or scan token presented at a till; raise CardRefused."""
+def read_card_code(code: str, till_id: int, now: datetime) -> ShownCode:
+    """Check what a code says on its own (no database): format, signature, scan token.
+
+    Raises ``CardRefused``. The card it names is accepted or refused by ``accept_card``, with
+    the card's row, which the caller reads (the till reads it with the member it locks).
+    """
     text = code.strip()
-    now = now or utcnow()
     if text.startswith(SCAN_TOKEN_PREFIX):
-        return _present_scan_token(text, till_id)
+        return _read_scan_token(text, till_id)
     prefix = text[:4].upper()
     if prefix == "LW1:":
-        return _present_static(text, now)
+        return _read_static(text, now)
     if prefix == "LW2:":
-        return _present_rotating(text, now)
+        return _read_rotating(text)
     raise CardRefused(
         "malformed-code", "A card code starts with LW1: or LW2: (or is a scan token)."
     )
 
 
+def accept_card(shown: ShownCode, card: CardState | None, now: datetime) -> PresentedCard:
+    """Accept the card a checked code names, given its row (``None``: no such card).
+
+    Refuses an unknown or revoked card; a rotating code must match the card's secret and be
+    newer than the last one accepted (one conditional ``UPDATE`` records it).
+    """
+    usable = _usable_card(card)
+    if shown.otp is not None:
+        _accept_rotating(shown.otp, usable, now)
+    return PresentedCard(usable.id, usable.member_id, shown.credential)
+
+
+def present_card(code: str, till_id: int, now: datetime | None = None) -> PresentedCard:
+    """Verify a card code, rotating code or scan token presented at a till; raise CardRefused."""
+    now = now or utcnow()
+    shown = read_card_code(code, till_id, now)
+    return accept_card(shown, card_state(shown.card_id), now)
+
+
 def present_looked_up_card(card_id: uuid.UUID) -> PresentedCard:
     """Stand a member's card in for a scan after the cashier found the member by name."""
-    card = _usable_card(card_id)
+    card = _usable_card(card_state(card_id))
     return PresentedCard(card.id, card.member_id, LOOKUP_CREDENTIAL)

@@ -9,7 +9,7 @@ one type and one wording wherever it happens:
 * ``refuse_blocked_till``: a till blocked after its session was opened is refused at once
   (``till-blocked``, 403), not only at its next login. The refusal is on record as an attempt.
 * ``card_blocked`` and ``member_blocked``: the refusals of a blocked card or member; the till
-  pipeline reads both blocks with the member's row (``app.till.pipeline.load_member``).
+  pipeline reads both blocks with the card and the member's row (``app.till.pipeline.present``).
 """
 
 from __future__ import annotations

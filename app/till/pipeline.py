@@ -43,7 +43,15 @@ from sqlalchemy import bindparam, select
 
 from app.accounts.models import Member
 from app.campaigns.redemption import TillPlace
-from app.cards.presentation import CardRefused, PresentedCard, present_card
+from app.cards.models import Card
+from app.cards.presentation import (
+    CARD_STATE_COLUMNS,
+    CardRefused,
+    CardState,
+    PresentedCard,
+    accept_card,
+    read_card_code,
+)
 from app.db import utcnow
 from app.errors import Problem
 from app.extensions import db
@@ -186,11 +194,11 @@ def run_till_operation(
             check_guess_lockout()  # 4. lockout
         visit = Visit(now=utcnow())
         try:
-            replayed = present(till, operation, visit)  # 5. present the card
+            # 5. present the card, 6. blocks, 7. lock the member: one statement reads the card,
+            # its block and its member, and locks the member's row
+            replayed = present(till, operation, visit, lock=operation.locks_member)
             if replayed is not None:
                 return TillAnswer(replayed, operation.status)
-            # 6. blocks and 7. lock the member: one statement reads both blocks and locks the row
-            load_member(visit, lock=operation.locks_member)
             operation.check(till, visit)  # 8. the operation's own checks
         except Problem as refusal:
             count_failed_guess(refusal.type)
@@ -207,14 +215,41 @@ def run_till_operation(
     return TillAnswer(body, operation.status)
 
 
-def present(till: TillContext, operation: TillOperation, visit: Visit) -> Any | None:
-    """Step 5: verify the card shown (or find the member the operation is about)."""
+# Steps 5 to 7 in one statement, built once: the card a checked code names (the columns
+# ``accept_card`` decides on), its member, and the card's block; ``FOR UPDATE`` of the member's
+# row when the operation writes for them, so one member's earnings, redemptions, refunds and
+# tier changes run one at a time until commit.
+_CARD_AND_MEMBER = (
+    select(Member, CardBlock.card_id, *CARD_STATE_COLUMNS)
+    .select_from(Card)
+    .join(Member, Member.id == Card.member_id)
+    .outerjoin(CardBlock, CardBlock.card_id == bindparam("card_key"))
+    .where(Card.id == bindparam("card_id"))
+    .execution_options(populate_existing=True)
+)
+_CARD_AND_LOCKED_MEMBER = _CARD_AND_MEMBER.with_for_update(of=Member)
+
+
+def present(till: TillContext, operation: TillOperation, visit: Visit, *, lock: bool) -> Any:
+    """Steps 5 to 7: accept the card shown, refuse a blocked card or member, lock the member.
+
+    The code's own checks (format, signature, scan token) need no database; then one
+    statement reads the card, its block and its member (locked when ``lock``). Returns the
+    operation's answer to a replayed live code when it has one (``None`` otherwise). An
+    operation without a card names its member (a refund's buyer): locked, never refused.
+    """
     code = operation.card_code()
     if code is None:
         visit.member_id = operation.member_without_card(till)
+        load_member(visit, lock=lock)
         return None
+    row = None
     try:
-        visit.card = present_card(code, till.till_id, visit.now)
+        shown = read_card_code(code, till.till_id, visit.now)
+        query = _CARD_AND_LOCKED_MEMBER if lock else _CARD_AND_MEMBER
+        params = {"card_id": shown.card_id, "card_key": str(shown.card_id)}
+        row = db.session.execute(query, params).first()
+        visit.card = accept_card(shown, CardState(*row[2:]) if row else None, visit.now)
     except CardRefused as refusal:
         update_attempt(member_id=refusal.member_id, card_id=refusal.card_id)
         if refusal.type == "code-replayed":
@@ -222,15 +257,21 @@ def present(till: TillContext, operation: TillOperation, visit: Visit) -> Any | 
             if answer is not None:
                 return answer
         raise
-    visit.member_id = visit.card.member_id
-    update_attempt(member_id=visit.card.member_id, card_id=visit.card.card_id)
+    assert row is not None  # accept_card refuses a card without a row
+    member, card_block = row[0], row[1]
+    visit.member_id = member.id
+    update_attempt(member_id=member.id, card_id=visit.card.card_id)
+    if card_block is not None:
+        raise card_blocked()
+    if member.blocked:
+        raise member_blocked()
+    visit.member = member
     return None
 
 
-# Steps 6 and 7 in one statement, built once (see ``load_member``).
+# A member reached without a card (see ``load_member``), built once.
 _READ_MEMBER = (
-    select(Member, CardBlock.card_id)
-    .outerjoin(CardBlock, CardBlock.card_id == bindparam("card_id"))
+    select(Member)
     .where(Member.id == bindparam("member_id"))
     .execution_options(populate_existing=True)
 )
@@ -238,26 +279,16 @@ _LOCK_MEMBER = _READ_MEMBER.with_for_update(of=Member)
 
 
 def load_member(visit: Visit, *, lock: bool) -> None:
-    """Steps 6 and 7: refuse a blocked card or member, and lock the member's row until commit.
+    """Read the member an operation names without a card, locked when ``lock``; not refused.
 
-    One statement: the member's row (``FOR UPDATE`` when the operation writes for them, so one
-    member's earnings, redemptions, refunds and tier changes run one at a time) with the card's
-    block, if the card was presented. A member reached without a card (a refund's buyer) is
-    locked but not refused: taking points back from a blocked member is never refused.
+    Taking points back from a blocked member (a refund) is never refused.
     """
     if visit.member_id is None:
         return
-    card_id = str(visit.card.card_id) if visit.card is not None else None
     query = _LOCK_MEMBER if lock else _READ_MEMBER
-    row = db.session.execute(query, {"member_id": visit.member_id, "card_id": card_id}).first()
-    if row is None:
+    member = db.session.execute(query, {"member_id": visit.member_id}).scalar()
+    if member is None:
         raise unknown_member(visit.member_id)
-    member, card_block = row
-    if visit.card is not None:
-        if card_block is not None:
-            raise card_blocked()
-        if member.blocked:
-            raise member_blocked()
     visit.member = member
 
 
