@@ -30,6 +30,7 @@ Each rule's settings come from ``app.fraud.settings``.
 
 from __future__ import annotations
 
+import enum
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -75,8 +76,30 @@ class Caller:
 
 
 @dataclass(frozen=True)
+class PriorUse:
+    """A card's last accepted use in a store (the attempt log): what impossible travel compares."""
+
+    attempt_id: int
+    store_id: int
+    occurred_at: datetime
+
+
+class Unread(enum.Enum):
+    """Marks history the caller did not read with its own statements: the rule reads it."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
+
+
+@dataclass(frozen=True)
 class RiskContext:
-    """Everything the rules look at besides the history in the database."""
+    """Everything the rules look at besides the history in the database.
+
+    ``prior_use`` is the card's last accepted use when the caller read it already (the till
+    reads it with the card on a scan); ``UNREAD`` lets the impossible-travel rule read it.
+    """
 
     operation: str
     caller: Caller
@@ -87,6 +110,7 @@ class RiskContext:
     settings: Mapping[str, Mapping[str, Any]]
     now: datetime
     member_email: str | None = None  # when the caller has the member's row already
+    prior_use: PriorUse | None | Unread = UNREAD
 
 
 def _hit(
@@ -122,14 +146,34 @@ _REDEMPTIONS_SINCE = (
 _LAST_ACCEPTED_USE = (
     select(Attempt.id, Attempt.store_id, Attempt.occurred_at)
     .where(
-        Attempt.card_id == bindparam("card_id"),
-        Attempt.occurred_at >= bindparam("since"),
+        Attempt.card_id == bindparam("use_card_key"),
+        Attempt.occurred_at >= bindparam("use_since"),
         Attempt.outcome == "accepted",
         Attempt.store_id.is_not(None),
     )
     .order_by(Attempt.occurred_at.desc())
     .limit(1)
 )
+# The same lookup as a subquery, for a caller that joins it into a statement it runs anyway
+# (``prior_use_params`` gives its parameters, ``prior_use_of`` reads its three columns). Only
+# a caller that does not wait for a lock first may do so: a statement that waited reads the
+# history from before the wait, and would miss the use that made it wait.
+LAST_ACCEPTED_USE = _LAST_ACCEPTED_USE.subquery("last_accepted_use")
+
+
+def prior_use_params(
+    card_id: uuid.UUID, settings: Mapping[str, Mapping[str, Any]], now: datetime
+) -> dict[str, Any]:
+    """Return the parameters of ``LAST_ACCEPTED_USE`` for this card, as the rule would ask."""
+    lookback = timedelta(hours=float(settings["impossible-travel"]["lookback_hours"]))
+    return {"use_card_key": str(card_id), "use_since": now - lookback}
+
+
+def prior_use_of(attempt_id: int | None, store_id: int | None, occurred_at: Any) -> PriorUse | None:
+    """Return the prior use from ``LAST_ACCEPTED_USE``'s columns (all ``None``: there was none)."""
+    if attempt_id is None or store_id is None:
+        return None
+    return PriorUse(attempt_id, store_id, occurred_at)
 
 
 def _velocity(ctx: RiskContext) -> RuleHit | None:
@@ -167,14 +211,15 @@ def _impossible_travel(ctx: RiskContext) -> RuleHit | None:
     if ctx.card_id is None or caller.store_id is None:
         return None
     settings = ctx.settings["impossible-travel"]
-    since = ctx.now - timedelta(hours=float(settings["lookback_hours"]))
     # Compare with the card's last accepted use: once a use here went through (a live code, a
     # manager's approval), the rest of the visit does not trip the rule again.
-    previous = (
-        db.session.connection()
-        .execute(_LAST_ACCEPTED_USE, {"card_id": str(ctx.card_id), "since": since})
-        .first()
-    )
+    previous = ctx.prior_use
+    if previous is UNREAD:
+        params = prior_use_params(ctx.card_id, ctx.settings, ctx.now)
+        previous = prior_use_of(
+            *db.session.connection().execute(_LAST_ACCEPTED_USE, params).first()
+            or (None, None, None)
+        )
     if previous is None or previous.store_id == caller.store_id:
         return None
     stores = {
@@ -206,7 +251,7 @@ def _impossible_travel(ctx: RiskContext) -> RuleHit | None:
         "minutes_between": round(hours * 60, 1),
         "speed_kmh": round(speed),
     }
-    return _hit(ctx, "impossible-travel", detail, [previous.id])
+    return _hit(ctx, "impossible-travel", detail, [previous.attempt_id])
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -37,7 +37,7 @@ from app.errors import DomainError, Problem
 from app.extensions import db
 from app.fraud.attempts import note_attempt, raise_event, update_attempt
 from app.fraud.models import StaffAudit
-from app.fraud.rules import Caller, RiskContext, RuleHit, run_rules
+from app.fraud.rules import UNREAD, Caller, PriorUse, RiskContext, RuleHit, Unread, run_rules
 from app.fraud.settings import ACTIONS, rule_settings
 
 APPROVER_ROLES = ("manager", "admin")
@@ -75,6 +75,7 @@ def risk_context(
     credential: str | None = None,
     amount_cents: int | None = None,
     member_email: str | None = None,
+    prior_use: PriorUse | None | Unread = UNREAD,
 ) -> RiskContext:
     """Build the rules' view of a request, with the current settings and time."""
     return RiskContext(
@@ -87,6 +88,7 @@ def risk_context(
         settings=rule_settings(),
         now=utcnow(),
         member_email=member_email,
+        prior_use=prior_use,
     )
 
 

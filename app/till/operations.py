@@ -76,6 +76,7 @@ def judge_as_scan(till: TillContext, visit: Visit) -> RiskContext:
         member_id=visit.member_id,
         card_id=visit.card.card_id,
         credential=visit.card.credential,
+        prior_use=visit.prior_use,
     )
 
 

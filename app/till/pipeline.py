@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, true
 
 from app.accounts.models import Member
 from app.campaigns.redemption import TillPlace
@@ -59,7 +59,17 @@ from app.fraud.attempts import note_attempt, update_attempt
 from app.fraud.blocks import card_blocked, member_blocked
 from app.fraud.lockout import check_guess_lockout, count_failed_guess
 from app.fraud.models import CardBlock
-from app.fraud.rules import Caller, RiskContext
+from app.fraud.rules import (
+    LAST_ACCEPTED_USE,
+    UNREAD,
+    Caller,
+    PriorUse,
+    RiskContext,
+    Unread,
+    prior_use_of,
+    prior_use_params,
+)
+from app.fraud.settings import rule_settings
 from app.fraud.verdict import Approval, assess
 from app.idempotency import (
     IdempotencyKey,
@@ -119,6 +129,8 @@ class Visit:
     card: PresentedCard | None = None
     member_id: int | None = None
     member: Member | None = None  # the member's row, locked in step 7
+    # the card's last accepted use, read with the card when the member is not locked
+    prior_use: PriorUse | None | Unread = UNREAD
 
 
 @dataclass(frozen=True)
@@ -228,6 +240,11 @@ _CARD_AND_MEMBER = (
     .execution_options(populate_existing=True)
 )
 _CARD_AND_LOCKED_MEMBER = _CARD_AND_MEMBER.with_for_update(of=Member)
+# Without the lock, the same statement also reads the card's last accepted use for the
+# impossible-travel rule (with the lock it would read the history from before the wait).
+_CARD_MEMBER_AND_PRIOR_USE = _CARD_AND_MEMBER.outerjoin(LAST_ACCEPTED_USE, true()).add_columns(
+    *LAST_ACCEPTED_USE.c
+)
 
 
 def present(till: TillContext, operation: TillOperation, visit: Visit, *, lock: bool) -> Any:
@@ -246,10 +263,15 @@ def present(till: TillContext, operation: TillOperation, visit: Visit, *, lock: 
     row = None
     try:
         shown = read_card_code(code, till.till_id, visit.now)
-        query = _CARD_AND_LOCKED_MEMBER if lock else _CARD_AND_MEMBER
         params = {"card_id": shown.card_id, "card_key": str(shown.card_id)}
-        row = db.session.execute(query, params).first()
-        visit.card = accept_card(shown, CardState(*row[2:]) if row else None, visit.now)
+        if lock:
+            row = db.session.execute(_CARD_AND_LOCKED_MEMBER, params).first()
+        else:
+            params |= prior_use_params(shown.card_id, rule_settings(), visit.now)
+            row = db.session.execute(_CARD_MEMBER_AND_PRIOR_USE, params).first()
+            if row is not None:
+                visit.prior_use = prior_use_of(*row[6:9])
+        visit.card = accept_card(shown, CardState(*row[2:6]) if row else None, visit.now)
     except CardRefused as refusal:
         update_attempt(member_id=refusal.member_id, card_id=refusal.card_id)
         if refusal.type == "code-replayed":

@@ -88,6 +88,17 @@ def test_card_used_in_berlin_then_hamburg_minutes_later_needs_a_live_code(shop: 
     assert stores == [shop.tills[0]["store_id"]] + [shop.tills[1]["store_id"]] * 2
 
 
+def test_a_purchase_in_hamburg_after_a_scan_in_berlin_needs_a_live_code(shop: Shop) -> None:
+    """A scan reads the card's last use with the card; a purchase, which locks the member, reads
+    it after the lock: both see the Berlin scan."""
+    berlin, hamburg = shop.open_till(0), shop.open_till(1)
+    assert scan(shop, shop.static_code(), berlin).status_code == 200
+    copied = purchase(shop.client, hamburg, shop.static_code(), 1000)
+    assert copied.status_code == 428, copied.get_json()
+    assert copied.get_json()["rules"] == ["impossible-travel"]
+    assert purchase(shop.client, berlin, shop.static_code(), 1000).status_code == 201
+
+
 def test_a_manager_can_approve_an_impossible_travel_step_up(shop: Shop) -> None:
     berlin, hamburg = shop.open_till(0), shop.open_till(1)
     scan(shop, shop.static_code(), berlin)
