@@ -34,11 +34,11 @@ import enum
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select, true
 
 from app.accounts.models import Member, StaffAccount
 from app.campaigns.models import Redemption
@@ -99,6 +99,9 @@ class RiskContext:
 
     ``prior_use`` is the card's last accepted use when the caller read it already (the till
     reads it with the card on a scan); ``UNREAD`` lets the impossible-travel rule read it.
+    ``earlier_today`` is the velocity rule's count of the member's purchases or redemptions
+    in the last 24 hours, likewise. ``run_rules`` reads both in one statement when both rules
+    need them.
     """
 
     operation: str
@@ -111,6 +114,7 @@ class RiskContext:
     now: datetime
     member_email: str | None = None  # when the caller has the member's row already
     prior_use: PriorUse | None | Unread = UNREAD
+    earlier_today: int | Unread = UNREAD  # the velocity rule's count, when read already
 
 
 def _hit(
@@ -183,16 +187,14 @@ def _velocity(ctx: RiskContext) -> RuleHit | None:
     since = ctx.now - timedelta(days=1)
     if ctx.operation == "purchase":
         limit = int(settings["max_purchases_per_day"])
-        query = _PURCHASES_SINCE
     else:
         limit = int(settings["max_redemptions_per_day"])
-        query = _REDEMPTIONS_SINCE
-    earlier = (
-        db.session.connection()
-        .execute(query, {"member_id": ctx.member_id, "since": since})
-        .scalar()
-    )
-    count = int(earlier or 0) + 1
+    earlier = ctx.earlier_today
+    if earlier is UNREAD:
+        query = _PURCHASES_SINCE if ctx.operation == "purchase" else _REDEMPTIONS_SINCE
+        params = {"member_id": ctx.member_id, "since": since}
+        earlier = int(db.session.connection().execute(query, params).scalar() or 0)
+    count = earlier + 1
     if count <= limit:
         return None
     evidence = _attempt_ids(
@@ -398,6 +400,46 @@ def _attempt_ids(*conditions: Any, since: datetime) -> list[int]:
     return sorted(rows)
 
 
+# The velocity count and the card's last accepted use in one statement, for a request both
+# rules judge (a purchase or a member's redemption with a card shown), built once per count.
+def _count_and_prior_use(count: Select[Any]) -> Select[Any]:
+    earlier = count.subquery("earlier")
+    return (
+        select(*earlier.c, *LAST_ACCEPTED_USE.c)
+        .select_from(earlier)
+        .outerjoin(LAST_ACCEPTED_USE, true())
+    )
+
+
+_COUNT_AND_PRIOR_USE = {
+    "purchase": _count_and_prior_use(_PURCHASES_SINCE),
+    "coupon-redeem": _count_and_prior_use(_REDEMPTIONS_SINCE),
+}
+
+
+def _read_history(ctx: RiskContext) -> RiskContext:
+    """Read what both history rules need in one statement, when both will ask."""
+    both = (
+        ctx.operation in _COUNT_AND_PRIOR_USE
+        and ctx.member_id is not None
+        and ctx.card_id is not None
+        and ctx.caller.store_id is not None
+        and ctx.earlier_today is UNREAD
+        and ctx.prior_use is UNREAD
+    )
+    if not both:
+        return ctx
+    assert ctx.card_id is not None
+    params = {
+        "member_id": ctx.member_id,
+        "since": ctx.now - timedelta(days=1),
+        **prior_use_params(ctx.card_id, ctx.settings, ctx.now),
+    }
+    row = db.session.connection().execute(_COUNT_AND_PRIOR_USE[ctx.operation], params).one()
+    return replace(ctx, earlier_today=int(row[0] or 0), prior_use=prior_use_of(*row[1:4]))
+
+
 def run_rules(ctx: RiskContext) -> tuple[RuleHit, ...]:
     """Return the hits of every rule on this request."""
+    ctx = _read_history(ctx)
     return tuple(hit for rule in RULES if (hit := rule(ctx)) is not None)
