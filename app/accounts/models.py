@@ -50,6 +50,11 @@ class Member(Base):
     tier: Mapped[str] = mapped_column(String(40), default="base", server_default="base")
     blocked: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[created_at]
+    # Hints for the till, set by the services that create the rows (``sell_membership``,
+    # ``link_referral``) and never cleared: a purchase asks for a running membership or a
+    # pending referral only for a member who ever had one, which most members never do.
+    had_membership: Mapped[bool] = mapped_column(default=False, server_default=false())
+    was_referred: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class StaffAccount(Base):

@@ -228,8 +228,10 @@ def sell_membership(
 ) -> Membership:
     """Start a membership of ``plan`` (after the member's running one, if any)."""
     now = now or utcnow()
-    if db.session.get(Member, member_id) is None:
+    member = db.session.get(Member, member_id)
+    if member is None:
         raise DomainError("unknown-member", f"There is no member {member_id}.")
+    member.had_membership = True  # the hint a purchase reads before looking for one
     latest_end = db.session.scalar(
         select(func.max(Membership.ends_at)).where(
             Membership.member_id == member_id,
@@ -335,9 +337,12 @@ def on_purchase_booked(event: DomainEvent) -> None:
     if event.member_id is None:
         return
     now = utcnow()
+    member = db.session.get(Member, event.member_id)  # the till's locked row: no query
     running = (
         active_membership(event.member_id, now)
-        if _has_running_membership(event.member_id, now)
+        if member is not None
+        and member.had_membership
+        and _has_running_membership(event.member_id, now)
         else None
     )
     if running is not None:

@@ -240,6 +240,7 @@ def link_referral(
         created_at=now,
     )
     db.session.add(referral)
+    referee.was_referred = True  # the hint a purchase reads before looking for a referral
     db.session.flush()
     if rejection is None:
         _check_burst(referrer.id, referral, now)
@@ -298,9 +299,12 @@ def note_qualifying_purchase(event: DomainEvent) -> None:
         return
     if int(event.data.get("amount_cents", 0)) < setting("REFERRAL_MIN_PURCHASE_CENTS"):
         return
+    buyer = db.session.get(Member, event.member_id)  # the till's locked row: no query
+    if buyer is None or not buyer.was_referred:
+        return  # nearly every purchase: a member nobody referred
     params = {"referee_id": event.member_id}
     if db.session.connection().execute(_PENDING_REFERRAL_ID, params).first() is None:
-        return  # nearly every purchase: one Core query, no ORM
+        return  # one Core query, no ORM
     referral = db.session.scalar(_PENDING_REFERRAL, params)
     if referral is None:
         return

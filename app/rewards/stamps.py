@@ -109,18 +109,26 @@ def member_stamp_cards(member_id: int) -> list[dict[str, Any]]:
 
 
 def record_stamps_for_purchase(
-    member_id: int, lines: list[dict[str, Any]], receipt_ref: str
+    member_id: int,
+    lines: list[dict[str, Any]],
+    receipt_ref: str,
+    *,
+    receipt_is_new: bool = False,
 ) -> list[dict[str, Any]]:
     """Add stamps for a purchase's qualifying lines and issue a coupon for every full card.
 
     ``lines`` are the purchase lines as the till sent them (``sku``, ``category``,
     ``quantity``). Returns the JSON-ready state of each card the purchase added stamps to.
+    A receipt stamps a card once: the receipt is checked first, unless the caller says
+    ``receipt_is_new`` because it inserted the receipt's purchase in this transaction (the
+    till: a receipt booked before is refused as ``duplicate-receipt`` before any stamp).
 
     This runs inside every till purchase, so it is built for that: the active programmes come
-    from the per-process settings cache, and a programme the basket qualifies for costs three
-    statements, all built once: the receipt check, the stamps added (the card created if
-    missing, counted, locked and read in one ``INSERT ... ON CONFLICT DO UPDATE ...
-    RETURNING``) and the stamp entry; a card that filled up costs its rewards on top.
+    from the per-process settings cache, and a programme the basket qualifies for costs two
+    statements, built once: the stamps added (the card created if missing, counted, locked and
+    read in one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``) and the stamp entry, with
+    the receipt check before them when the receipt may not be new; a card that filled up
+    costs its rewards on top.
     """
     states: list[dict[str, Any]] = []
     now = utcnow()
@@ -129,7 +137,11 @@ def record_stamps_for_purchase(
         if units <= 0:
             continue
         connection = db.session.connection()
-        if receipt_ref and _receipt_already_stamped(programme.id, member_id, receipt_ref):
+        if (
+            receipt_ref
+            and not receipt_is_new
+            and _receipt_already_stamped(programme.id, member_id, receipt_ref)
+        ):
             continue
         row = connection.execute(
             _ADD_STAMPS,

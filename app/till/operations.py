@@ -202,7 +202,10 @@ class BookPurchase(TillOperation):
             now=visit.now,
         )
         stamps = record_stamps_for_purchase(
-            visit.member.id, lines, receipt_ref(till.store_id, body["receipt_id"])
+            visit.member.id,
+            lines,
+            receipt_ref(till.store_id, body["receipt_id"]),
+            receipt_is_new=True,  # book_purchase inserted it, or refused a duplicate
         )
         return {
             "purchase_id": booked.purchase_id,

@@ -49,3 +49,44 @@ def test_autogenerate_finds_no_difference_after_upgrade(
         differences = compare_metadata(context, db.metadata)
         db.engine.dispose()
     assert differences == []
+
+
+def test_member_hints_are_filled_in_for_existing_memberships_and_referrals(
+    tmp_path: Path, instance_path: Path
+) -> None:
+    """The migration that adds the till's hints sets them for the rows already there."""
+    import sqlite3
+
+    from flask_migrate import upgrade
+
+    path = tmp_path / "before_hints.db"
+    app = create_app(base_config(instance_path, f"sqlite:///{path}"))
+    with app.app_context():
+        upgrade(revision="5d7b01e264ed")
+        db.engine.dispose()
+    now = "2026-12-07 10:00:00.000000"
+    with sqlite3.connect(path) as raw:  # foreign keys off: only the rows the hints look at
+        raw.executemany(
+            "INSERT INTO members (id, email, display_name, password_hash, created_at)"
+            " VALUES (?, ?, 'M', 'x', ?)",
+            [(n, f"m{n}@example.org", now) for n in (1, 2, 3)],
+        )
+        raw.execute(
+            "INSERT INTO memberships (member_id, plan_id, source, price_cents, currency,"
+            " starts_at, ends_at, status, created_at)"
+            " VALUES (1, 1, 'till', 2900, 'EUR', ?, ?, 'ended', ?)",
+            (now, now, now),
+        )
+        raw.execute(
+            "INSERT INTO referrals (referrer_id, referee_id, code, status, created_at)"
+            " VALUES (1, 2, 'ABCDEFGH', 'rewarded', ?)",
+            (now,),
+        )
+    with app.app_context():
+        upgrade()
+        hints = db.session.execute(
+            sa.text("SELECT id, had_membership, was_referred FROM members ORDER BY id")
+        ).all()
+        db.session.rollback()
+        db.engine.dispose()
+    assert [tuple(row) for row in hints] == [(1, 1, 0), (2, 0, 1), (3, 0, 0)]

@@ -285,6 +285,11 @@ def test_purchase_at_the_till_stamps_the_card_and_a_refund_takes_the_stamps_back
     # The till's retry replays the answer: no second stamping, no second coupon.
     replay = shop.client.post("/api/v1/till/purchases", json=body, headers=headers)
     assert replay.get_json() == booked.get_json()
+    # The same receipt under a new key is a duplicate: refused before any stamp is added.
+    again = shop.client.post(
+        "/api/v1/till/purchases", json=body, headers={**till, "Idempotency-Key": "purchase-2"}
+    )
+    assert again.status_code == 409 and again.get_json()["type"] == "duplicate-receipt"
     member = bearer(shop.login_member(0))
     [card] = shop.client.get("/api/v1/me/stamps", headers=member).get_json()
     assert (card["stamps"], card["rewards_issued"]) == (1, 1)
