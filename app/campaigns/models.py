@@ -33,6 +33,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     LargeBinary,
+    Row,
     String,
     UniqueConstraint,
     false,
@@ -179,3 +180,8 @@ class SyncConflict(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
     resolution_note: Mapped[str | None] = mapped_column(String(500))
+
+
+# A coupon as the ORM loaded it, or as a statement returned its columns (the till's claim):
+# what the views and the terms read of it is the same.
+CouponRecord = Coupon | Row[Any]

@@ -4,11 +4,18 @@ The till pipeline (``app.till.pipeline``) reads the code (``read_code``), checks
 lockout, presents the member card if one was shown and locks the member; then the checks here
 run in a fixed order: the lookup by hash (``unknown-code``), then
 ``coupons.rules.decide_redemption`` with the coupon's stored terms, then
-``member-card-required`` for bonus points without a card. The decision is advisory: single use
-is one conditional UPDATE (``... WHERE redeemed_at IS NULL AND voided_at IS NULL``). If it
-changes no row the coupon is read again to say why: already redeemed (with when and in which
-store) or voided. The member row is always locked before the coupon row, so the per-member
-limit cannot be raced and two redemptions never lock the two rows in opposite orders.
+``member-card-required`` for bonus points without a card. Single use is one conditional UPDATE
+(``... WHERE redeemed_at IS NULL AND voided_at IS NULL``). If it changes no row the coupon is
+read again to say why: already redeemed (with when and in which store) or voided. The member
+row is always locked before the coupon row, so the per-member limit cannot be raced and two
+redemptions never lock the two rows in opposite orders.
+
+A redemption at the till (``claim_and_evaluate``) makes that UPDATE first, by the code's hash,
+and checks the terms on the row it returns: one statement instead of a lookup and an update. A
+coupon it cannot claim (unknown, used, voided) is evaluated in full, which gives the refusal
+its reason; a claimed coupon whose terms refuse it (or that the fraud rules stop) is released
+by the request's rollback. Validation changes nothing, so it looks the coupon up
+(``evaluate_coupon``).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,8 +32,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import Member
 from app.auth.access import MANAGER_ROLES
-from app.campaigns.codes import find_coupon
-from app.campaigns.models import Coupon, Redemption
+from app.campaigns.codes import find_coupon, storage_keys
+from app.campaigns.models import Coupon, CouponRecord, Redemption
 from app.campaigns.settings import coupon_settings
 from app.campaigns.views import coupon_view
 from app.db import insert_row, iso_or_none, utcnow
@@ -49,6 +56,7 @@ from coupons.rules import (
     Refusal,
     decide_redemption,
 )
+from coupons.storage import code_lookup_hash
 
 log = logging.getLogger("app.campaigns")
 
@@ -79,14 +87,26 @@ class OfflineContext:
 class Evaluation:
     """A coupon checked against one till request, before anything changes."""
 
-    coupon: Coupon
+    coupon: CouponRecord
     benefit: Benefit
     decision: Decision
     refusal: Problem | None
+    claim: Claim | None = None  # the till's claim of the coupon, made before the terms' check
 
 
-def _terms(coupon: Coupon) -> CouponTerms:
-    """Return a coupon's stored terms and state as the rules library takes them."""
+@dataclass(frozen=True)
+class Claim:
+    """A coupon claimed for one redemption by the conditional UPDATE, not yet recorded."""
+
+    redemption_id: uuid.UUID
+    use_no: int
+
+
+def _terms(coupon: CouponRecord, *, claimed: bool = False) -> CouponTerms:
+    """Return a coupon's stored terms and state as the rules library takes them.
+
+    A coupon this request ``claimed`` is judged as it was before the claim: unused.
+    """
     return CouponTerms(
         valid_from=coupon.valid_from,
         valid_until=coupon.valid_until,
@@ -94,8 +114,8 @@ def _terms(coupon: Coupon) -> CouponTerms:
         min_basket_cents=coupon.min_basket_cents,
         member_id=coupon.member_id,
         max_uses_per_member=coupon.max_uses_per_member,
-        voided=coupon.voided_at is not None,
-        redeemed=coupon.redeemed_at is not None,
+        voided=coupon.voided_at is not None and not claimed,
+        redeemed=coupon.redeemed_at is not None and not claimed,
     )
 
 
@@ -112,7 +132,7 @@ def _basket_lines(lines: Sequence[Mapping[str, Any]]) -> tuple[BasketLine, ...]:
     )
 
 
-def _member_use_count(coupon: Coupon, member_id: int | None) -> int:
+def _member_use_count(coupon: CouponRecord, member_id: int | None) -> int:
     """Count the member's standing redemptions of this offer (campaign, or the coupon itself)."""
     if coupon.max_uses_per_member is None or member_id is None:
         return 0
@@ -129,14 +149,14 @@ def _member_use_count(coupon: Coupon, member_id: int | None) -> int:
     return int(db.session.scalar(query) or 0)
 
 
-def _active_redemption(coupon: Coupon) -> Redemption | None:
+def _active_redemption(coupon: CouponRecord) -> Redemption | None:
     """Return the coupon's standing (not reversed) redemption, if it has one."""
     if coupon.redemption_id is None:
         return None
     return db.session.get(Redemption, coupon.redemption_id)
 
 
-def refusal_problem(coupon: Coupon, refusal: Refusal) -> Problem:
+def refusal_problem(coupon: CouponRecord, refusal: Refusal) -> Problem:
     """Turn a rules refusal into its problem, with when and where for a double redemption."""
     extra: dict[str, Any] = {}
     detail = REFUSAL_TITLE[refusal] + "."
@@ -169,7 +189,87 @@ def evaluate_coupon(
     when: datetime,
 ) -> Evaluation:
     """Find the coupon and decide whether it may be redeemed here and now; change nothing."""
-    coupon = find_coupon(canonical)
+    return _evaluate(
+        find_coupon(canonical),
+        place=place,
+        basket_cents=basket_cents,
+        lines=lines,
+        member_id=member_id,
+        when=when,
+    )
+
+
+# The till's claim: the conditional UPDATE of ``_USE_COUPON``, by the code's hash, returning
+# the coupon's columns (with the claim in them). Built once.
+_CLAIM_COUPON = (
+    update(Coupon)
+    .where(
+        Coupon.code_hash == bindparam("hash_of_code"),
+        Coupon.redeemed_at.is_(None),
+        Coupon.voided_at.is_(None),
+    )
+    .values(
+        redeemed_at=bindparam("at"),
+        redemption_id=bindparam("redemption"),
+        use_count=Coupon.use_count + 1,
+    )
+    .returning(*Coupon.__table__.columns)
+)
+
+
+def claim_and_evaluate(
+    canonical: str,
+    *,
+    place: TillPlace,
+    basket_cents: int,
+    lines: Sequence[Mapping[str, Any]],
+    member_id: int | None,
+    when: datetime,
+    now: datetime,
+) -> Evaluation:
+    """Claim the coupon for a redemption at the till, then decide on its terms (see above).
+
+    A refusal in the evaluation must end the request in a rollback (raising it does), which
+    releases the claim; an accepted evaluation is recorded by ``redeem_coupon``.
+    """
+    redemption_id = uuid.uuid4()
+    params = {
+        "hash_of_code": code_lookup_hash(canonical, storage_keys().lookup),
+        "at": now,
+        "redemption": redemption_id,
+    }
+    claimed = db.session.connection().execute(_CLAIM_COUPON, params).first()
+    if claimed is None:  # unknown, used or voided: the lookup says which
+        return evaluate_coupon(
+            canonical,
+            place=place,
+            basket_cents=basket_cents,
+            lines=lines,
+            member_id=member_id,
+            when=when,
+        )
+    evaluation = _evaluate(
+        claimed,
+        place=place,
+        basket_cents=basket_cents,
+        lines=lines,
+        member_id=member_id,
+        when=when,
+        claimed=True,
+    )
+    return replace(evaluation, claim=Claim(redemption_id, claimed.use_count))
+
+
+def _evaluate(
+    coupon: CouponRecord,
+    *,
+    place: TillPlace,
+    basket_cents: int,
+    lines: Sequence[Mapping[str, Any]],
+    member_id: int | None,
+    when: datetime,
+    claimed: bool = False,
+) -> Evaluation:
     benefit = Benefit.from_dict(coupon.benefit)
     context = RedemptionContext(
         now=when,
@@ -179,7 +279,7 @@ def evaluate_coupon(
         member_use_count=_member_use_count(coupon, member_id),
         lines=_basket_lines(lines),
     )
-    decision = decide_redemption(_terms(coupon), benefit, context)
+    decision = decide_redemption(_terms(coupon, claimed=claimed), benefit, context)
     refusal: Problem | None = None
     if decision.refusal is not None:
         refusal = refusal_problem(coupon, decision.refusal)
@@ -245,18 +345,22 @@ def redeem_coupon(
     if evaluation.refusal is not None:
         raise evaluation.refusal
     coupon, decision = evaluation.coupon, evaluation.decision
-    redemption_id = uuid.uuid4()
-    used = (
-        db.session.connection()
-        .execute(_USE_COUPON, {"coupon_id": coupon.id, "at": now, "redemption": redemption_id})
-        .scalar_one_or_none()
-    )
-    if used is None:
-        raise _lost_race(coupon.id)
-    # The row changed under the ORM: tell the loaded coupon without making it dirty.
-    set_committed_value(coupon, "redeemed_at", now)
-    set_committed_value(coupon, "redemption_id", redemption_id)
-    set_committed_value(coupon, "use_count", used)
+    if evaluation.claim is not None:  # the till claimed it before checking its terms
+        redemption_id, used = evaluation.claim.redemption_id, evaluation.claim.use_no
+    else:
+        redemption_id = uuid.uuid4()
+        counted = (
+            db.session.connection()
+            .execute(_USE_COUPON, {"coupon_id": coupon.id, "at": now, "redemption": redemption_id})
+            .scalar_one_or_none()
+        )
+        if counted is None:
+            raise _lost_race(coupon.id)
+        used = int(counted)
+        # The row changed under the ORM: tell the loaded coupon without making it dirty.
+        set_committed_value(coupon, "redeemed_at", now)
+        set_committed_value(coupon, "redemption_id", redemption_id)
+        set_committed_value(coupon, "use_count", used)
     redemption = Redemption(
         id=redemption_id,
         coupon_id=coupon.id,
@@ -344,7 +448,9 @@ def _lost_race(coupon_id: int) -> Problem:
     )
 
 
-def redemption_answer(redemption: Redemption, coupon: Coupon, benefit: Benefit) -> dict[str, Any]:
+def redemption_answer(
+    redemption: Redemption, coupon: CouponRecord, benefit: Benefit
+) -> dict[str, Any]:
     """Return the JSON-ready answer to an accepted redemption."""
     return {
         "redemption_id": str(redemption.id),

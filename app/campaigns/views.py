@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from app.campaigns.models import Coupon
+from app.campaigns.models import CouponRecord
 from app.db import iso_or_none, utcnow
 
 log = logging.getLogger("app.campaigns")
@@ -14,7 +14,7 @@ log = logging.getLogger("app.campaigns")
 log = logging.getLogger("app.campaigns")
 
 
-def coupon_state(coupon: Coupon, now: datetime) -> str:
+def coupon_state(coupon: CouponRecord, now: datetime) -> str:
     """Name a coupon's state: voided, redeemed, not-yet-valid, expired or active."""
     if coupon.voided_at is not None:
         return "voided"
@@ -27,7 +27,7 @@ def coupon_state(coupon: Coupon, now: datetime) -> str:
     return "active"
 
 
-def coupon_view(coupon: Coupon, now: datetime | None = None) -> dict[str, Any]:
+def coupon_view(coupon: CouponRecord, now: datetime | None = None) -> dict[str, Any]:
     """Return what a till or manager may see of a coupon: its terms and state, never its code."""
     return {
         "coupon_id": coupon.id,

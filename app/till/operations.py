@@ -34,6 +34,7 @@ from app.campaigns.codes import read_code
 from app.campaigns.redemption import (
     Evaluation,
     OfflineContext,
+    claim_and_evaluate,
     evaluate_coupon,
     redeem_coupon,
     reverse_redemption,
@@ -304,15 +305,20 @@ class RedeemCoupon(TillOperation):
         return min(self.offline.local_time, visit.now) if self.offline else visit.now
 
     def check(self, till: TillContext, visit: Visit) -> None:
-        """Find the coupon and check its terms against this basket, store and member."""
+        """Claim the coupon and check its terms against this basket, store and member.
+
+        The claim is the conditional UPDATE that makes it single use (``claim_and_evaluate``);
+        a refusal here or in the fraud rules rolls it back with the request.
+        """
         refuse_spending_after_lookup(visit.card)
-        evaluation = evaluate_coupon(
+        evaluation = claim_and_evaluate(
             self.facts["canonical"],
             place=till.place,
             basket_cents=self.payload["basket_cents"],
             lines=self.payload.get("lines") or [],
             member_id=visit.member_id,
             when=self._when(visit),
+            now=visit.now,
         )
         if evaluation.refusal is not None:
             raise evaluation.refusal
