@@ -11,6 +11,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -217,3 +218,29 @@ def test_a_table_type_built_as_a_problem_keeps_the_table_status_and_title() -> N
                 differing.append(f"{module}:{call.lineno} {type_} {said}")
     assert differing == []
     assert not set(AMBIGUOUS_TYPES) & set(DOMAIN_PROBLEMS)
+
+
+def test_the_app_remembers_which_views_are_coroutines(app: Flask) -> None:
+    """``ensure_sync`` asks once per function: plain views come back as they are."""
+
+    def view() -> str:
+        return "ok"
+
+    class Holder:
+        def method(self) -> str:
+            return "ok"
+
+    async def coroutine_view() -> str:
+        return "ok"
+
+    assert app.ensure_sync(view) is view
+    assert app.ensure_sync(view) is view
+    bound_once, bound_again = Holder().method, Holder().method
+    assert app.ensure_sync(bound_once) is bound_once
+    assert app.ensure_sync(bound_again) is bound_again
+    remembered = app._coroutine_functions  # type: ignore[attr-defined]
+    assert remembered[view] is False and remembered[Holder.method] is False
+    # A coroutine function still goes to Flask's async support (not installed here).
+    with pytest.raises(RuntimeError, match="async"):
+        app.ensure_sync(coroutine_view)
+    assert remembered[coroutine_view] is True
