@@ -3,7 +3,9 @@
 **Writing.** ``install_outbox_writer(app)`` subscribes ``record_event`` to every domain event
 (``app.events``): each published event becomes an ``event`` row in the same transaction as the
 change, so the change and its announcement commit together or not at all. Nothing talks to the
-network inside a request.
+network inside a request. Inside ``batched_events()`` (the till's apply step, where a purchase
+publishes two events) the rows wait until the block ends and go to the database together, in
+one round trip.
 
 **Fan-out.** The worker hands an ``event`` row to the *consumers* registered with
 ``register_consumer`` (webhooks, push notices, automations), all in one transaction: they add
@@ -30,7 +32,9 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -40,7 +44,7 @@ from flask import Flask, current_app
 from sqlalchemy import delete, or_, select, update
 
 from app import outbound
-from app.db import insert_values, utcnow
+from app.db import insert_many, insert_values, utcnow
 from app.events import DomainEvent, subscribe
 from app.extensions import db
 from app.outbox.models import DeliveryAttempt, OutboxMessage
@@ -192,15 +196,41 @@ def _message_values(
     }
 
 
+# The rows of the events recorded inside ``batched_events()``, waiting for the block to end.
+_BATCH: ContextVar[list[dict[str, Any]] | None] = ContextVar("outbox_batch", default=None)
+
+
 def record_event(event: DomainEvent) -> None:
     """Write a published domain event to the outbox (a subscriber of ``app.events``).
 
     One Core ``INSERT`` on the transaction's connection (``app.db.insert_values``): the till
-    publishes events on its hottest paths, and nobody needs the row as an object.
+    publishes events on its hottest paths, and nobody needs the row as an object. Inside
+    ``batched_events()`` the row waits for the block's end.
     """
     payload = {"data": dict(event.data), "occurred_at": utcnow().isoformat()}
     values = _message_values(EVENT_KIND, payload, event.member_id, event.store_id, event.type)
-    insert_values(db.session.connection(), OutboxMessage, values)
+    batch = _BATCH.get()
+    if batch is not None:
+        batch.append(values)
+    else:
+        insert_values(db.session.connection(), OutboxMessage, values)
+
+
+@contextmanager
+def batched_events() -> Iterator[None]:
+    """Write the events recorded inside the block together, when it ends without an error.
+
+    An error drops them: the block's work fails with it (the caller's transaction or savepoint
+    rolls back). The block must not hold a savepoint that is rolled back while the block goes
+    on, since the events published inside that savepoint would be written all the same.
+    """
+    batch: list[dict[str, Any]] = []
+    token = _BATCH.set(batch)
+    try:
+        yield
+    finally:
+        _BATCH.reset(token)
+    insert_many(db.session.connection(), OutboxMessage, batch)
 
 
 def envelope_of(message: OutboxMessage) -> EventEnvelope:

@@ -79,6 +79,7 @@ from app.idempotency import (
 )
 from app.ledger.purchases import TillStaff
 from app.ledger.service import unknown_member
+from app.outbox.service import batched_events
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,8 @@ def run_till_operation(
         risk = operation.risk(till, visit)
         if risk is not None:
             assess(risk, till.approval)  # 9. risk assessment
-        body = operation.apply(till, visit)  # 10. apply
+        with batched_events():  # the events of the step reach the outbox in one round trip
+            body = operation.apply(till, visit)  # 10. apply
     finally:
         if savepoint is not None:
             savepoint.rollback()

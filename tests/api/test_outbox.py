@@ -51,6 +51,30 @@ def test_an_event_commits_with_its_change_and_not_without_it(shop: Shop) -> None
     assert len(events(shop.app)) == len(before) + 1, "a refused request leaves no event behind"
 
 
+def test_batched_events_are_written_together_at_the_end_or_not_at_all(shop: Shop) -> None:
+    from app.events import DomainEvent, publish
+    from app.outbox.service import batched_events
+
+    def rows() -> int:
+        return len(db.session.scalars(select(OutboxMessage.id)).all())
+
+    with shop.app.test_request_context():
+        before = rows()
+        with batched_events():
+            publish(DomainEvent("test.first", {"n": 1}))
+            publish(DomainEvent("test.second", {"n": 2}))
+            assert rows() == before  # waiting for the block's end
+        assert rows() == before + 2
+        with pytest.raises(RuntimeError):
+            with batched_events():
+                publish(DomainEvent("test.dropped", {"n": 3}))
+                raise RuntimeError("the block's work failed")
+        assert rows() == before + 2
+        publish(DomainEvent("test.direct", {"n": 4}))  # outside a batch: at once
+        assert rows() == before + 3
+        db.session.rollback()
+
+
 def test_coupons_issued_and_fraud_events_are_announced(shop: Shop) -> None:
     before = len(events(shop.app))
     with shop.app.app_context():
