@@ -12,6 +12,10 @@ A till may present three things:
   and card, saying which credential was shown. A rotating code is good for one scan, so the
   rest of the visit (purchase, redemption) passes the scan token instead.
 
+``present_card`` does both halves: ``read_card_code`` checks what the code says on its own (no
+database), ``accept_card`` decides on the card's row. The till reads that row itself, with the
+member it locks, in one statement (``app.till.pipeline``).
+
 Every refusal is a ``CardRefused`` with the card's stable type (its HTTP status comes from
 ``app.errors.DOMAIN_PROBLEMS``), carrying the card when the code got as far as naming one. This
 module knows nothing of anti-fraud: the till pipeline (``app.till.pipeline``) checks the

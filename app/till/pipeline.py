@@ -17,8 +17,16 @@
 8. **the operation's own checks**: the coupon's terms, the receipt, the refund amount;
 9. **risk assessment**: the fraud rules (``app.fraud.verdict``) may flag, ask for a step-up
    or deny;
-10. **apply**: book the purchase, redeem the coupon, refund, issue the scan token;
+10. **apply**: book the purchase, redeem the coupon, refund, issue the scan token; the domain
+    events it publishes reach the outbox together when it ends (``batched_events``);
 11. **answer**: stored under the idempotency key, so a retry gets exactly this.
+
+Steps 5 to 7 cost one statement (and a rotating code its conditional UPDATE): the code's own
+checks (format, signature, scan token) need no database, then the card, its block and its
+member (locked or not) are read together, and ``app.cards.presentation.accept_card`` decides
+on the card's row. An operation that does not lock the member (a scan) reads the card's last
+accepted use for the impossible-travel rule in the same statement; one that locks reads it
+after the lock, when the rules run, so that a use committed while it waited is seen.
 
 A refusal in steps 5 and 8 that looks like guessing (a forged card, an unknown coupon code)
 counts towards the lockout. Each operation (``app.till.operations``) fills in steps 3, 5, 8,
