@@ -16,7 +16,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.accounts.models import Member
 from app.cards.keys import card_key_ring, card_validity
@@ -67,11 +67,15 @@ def issue_card(member_id: int) -> Card:
     return card
 
 
+# Built once: every member's app asks for its card when it opens (``GET /api/v1/me/card``).
+_ACTIVE_CARD = select(Card).where(
+    Card.member_id == bindparam("member_id"), Card.revoked_at.is_(None)
+)
+
+
 def active_card(member_id: int) -> Card:
     """Return the member's active card, issuing the first one if there is none yet."""
-    card = db.session.scalar(
-        select(Card).where(Card.member_id == member_id, Card.revoked_at.is_(None))
-    )
+    card = db.session.scalar(_ACTIVE_CARD, {"member_id": member_id})
     return card if card is not None else issue_card(member_id)
 
 
