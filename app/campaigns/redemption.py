@@ -10,12 +10,11 @@ read again to say why: already redeemed (with when and in which store) or voided
 row is always locked before the coupon row, so the per-member limit cannot be raced and two
 redemptions never lock the two rows in opposite orders.
 
-A redemption at the till (``claim_and_evaluate``) makes that UPDATE first, by the code's hash,
-and checks the terms on the row it returns: one statement instead of a lookup and an update. A
-coupon it cannot claim (unknown, used, voided) is evaluated in full, which gives the refusal
-its reason; a claimed coupon whose terms refuse it (or that the fraud rules stop) is released
-by the request's rollback. Validation changes nothing, so it looks the coupon up
-(``evaluate_coupon``).
+A redemption at the till (``evaluate_coupon`` with ``claim_at``) makes that UPDATE first, by
+the code's hash, and checks the terms on the row it returns: one statement instead of a lookup
+and an update. A coupon it cannot claim (unknown, used, voided) is looked up, which gives the
+refusal its reason; a claimed coupon whose terms refuse it (or that the fraud rules stop) is
+released by the request's rollback. Validation changes nothing, so it only looks the coupon up.
 """
 
 from __future__ import annotations
@@ -23,11 +22,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, Update, bindparam, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import Member
@@ -179,6 +178,28 @@ def refusal_problem(coupon: CouponRecord, refusal: Refusal) -> Problem:
     return Problem(refusal.value, REFUSAL_STATUS[refusal], REFUSAL_TITLE[refusal], detail, **extra)
 
 
+def _use_coupon(which: ColumnElement[bool]) -> Update:
+    """One conditional UPDATE is the whole defence against a double redemption: it changes the
+    coupon's row only while the coupon is unused."""
+    return (
+        update(Coupon)
+        .where(which, Coupon.redeemed_at.is_(None), Coupon.voided_at.is_(None))
+        .values(
+            redeemed_at=bindparam("at"),
+            redemption_id=bindparam("redemption"),
+            use_count=Coupon.use_count + 1,
+        )
+    )
+
+
+# Built once: by the coupon's id, returning the new use count (``redeem_coupon``), and by the
+# code's hash, returning the coupon's columns with the claim in them (the till's redemption).
+_USE_COUPON = _use_coupon(Coupon.id == bindparam("coupon_id")).returning(Coupon.use_count)
+_CLAIM_COUPON = _use_coupon(Coupon.code_hash == bindparam("hash_of_code")).returning(
+    *Coupon.__table__.columns
+)
+
+
 def evaluate_coupon(
     canonical: str,
     *,
@@ -187,89 +208,31 @@ def evaluate_coupon(
     lines: Sequence[Mapping[str, Any]],
     member_id: int | None,
     when: datetime,
+    claim_at: datetime | None = None,
 ) -> Evaluation:
-    """Find the coupon and decide whether it may be redeemed here and now; change nothing."""
-    return _evaluate(
-        find_coupon(canonical),
-        place=place,
-        basket_cents=basket_cents,
-        lines=lines,
-        member_id=member_id,
-        when=when,
-    )
+    """Find the coupon and decide whether it may be redeemed here and now.
 
-
-# The till's claim: the conditional UPDATE of ``_USE_COUPON``, by the code's hash, returning
-# the coupon's columns (with the claim in them). Built once.
-_CLAIM_COUPON = (
-    update(Coupon)
-    .where(
-        Coupon.code_hash == bindparam("hash_of_code"),
-        Coupon.redeemed_at.is_(None),
-        Coupon.voided_at.is_(None),
-    )
-    .values(
-        redeemed_at=bindparam("at"),
-        redemption_id=bindparam("redemption"),
-        use_count=Coupon.use_count + 1,
-    )
-    .returning(*Coupon.__table__.columns)
-)
-
-
-def claim_and_evaluate(
-    canonical: str,
-    *,
-    place: TillPlace,
-    basket_cents: int,
-    lines: Sequence[Mapping[str, Any]],
-    member_id: int | None,
-    when: datetime,
-    now: datetime,
-) -> Evaluation:
-    """Claim the coupon for a redemption at the till, then decide on its terms (see above).
-
-    A refusal in the evaluation must end the request in a rollback (raising it does), which
-    releases the claim; an accepted evaluation is recorded by ``redeem_coupon``.
+    Without ``claim_at`` (a validation) nothing changes. With it (a redemption at the till)
+    the coupon is claimed first, by the conditional UPDATE that makes it single use, and its
+    terms are checked on the row the UPDATE returned; a refusal must then end the request in a
+    rollback (raising it does), which releases the claim, and an accepted evaluation is
+    recorded by ``redeem_coupon``. A coupon that cannot be claimed (unknown, used, voided) is
+    looked up, which gives the refusal its reason.
     """
-    redemption_id = uuid.uuid4()
-    params = {
-        "hash_of_code": code_lookup_hash(canonical, storage_keys().lookup),
-        "at": now,
-        "redemption": redemption_id,
-    }
-    claimed = db.session.connection().execute(_CLAIM_COUPON, params).first()
-    if claimed is None:  # unknown, used or voided: the lookup says which
-        return evaluate_coupon(
-            canonical,
-            place=place,
-            basket_cents=basket_cents,
-            lines=lines,
-            member_id=member_id,
-            when=when,
-        )
-    evaluation = _evaluate(
-        claimed,
-        place=place,
-        basket_cents=basket_cents,
-        lines=lines,
-        member_id=member_id,
-        when=when,
-        claimed=True,
-    )
-    return replace(evaluation, claim=Claim(redemption_id, claimed.use_count))
-
-
-def _evaluate(
-    coupon: CouponRecord,
-    *,
-    place: TillPlace,
-    basket_cents: int,
-    lines: Sequence[Mapping[str, Any]],
-    member_id: int | None,
-    when: datetime,
-    claimed: bool = False,
-) -> Evaluation:
+    coupon: CouponRecord | None = None
+    claim: Claim | None = None
+    if claim_at is not None:
+        redemption_id = uuid.uuid4()
+        params = {
+            "hash_of_code": code_lookup_hash(canonical, storage_keys().lookup),
+            "at": claim_at,
+            "redemption": redemption_id,
+        }
+        coupon = db.session.connection().execute(_CLAIM_COUPON, params).first()
+        if coupon is not None:
+            claim = Claim(redemption_id, coupon.use_count)
+    if coupon is None:
+        coupon = find_coupon(canonical)
     benefit = Benefit.from_dict(coupon.benefit)
     context = RedemptionContext(
         now=when,
@@ -279,7 +242,7 @@ def _evaluate(
         member_use_count=_member_use_count(coupon, member_id),
         lines=_basket_lines(lines),
     )
-    decision = decide_redemption(_terms(coupon, claimed=claimed), benefit, context)
+    decision = decide_redemption(_terms(coupon, claimed=claim is not None), benefit, context)
     refusal: Problem | None = None
     if decision.refusal is not None:
         refusal = refusal_problem(coupon, decision.refusal)
@@ -288,7 +251,7 @@ def _evaluate(
             "member-card-required",
             "This coupon credits bonus points; scan the member's card with it.",
         )
-    return Evaluation(coupon, benefit, decision, refusal)
+    return Evaluation(coupon, benefit, decision, refusal, claim)
 
 
 def validation_answer(evaluation: Evaluation, now: datetime) -> dict[str, Any]:
@@ -306,24 +269,6 @@ def validation_answer(evaluation: Evaluation, now: datetime) -> dict[str, Any]:
     else:
         answer["refusal"] = evaluation.refusal.to_dict()
     return answer
-
-
-# One conditional UPDATE is the whole defence against a double redemption: it changes the row
-# only while the coupon is unused, and returns the new use count. Built once.
-_USE_COUPON = (
-    update(Coupon)
-    .where(
-        Coupon.id == bindparam("coupon_id"),
-        Coupon.redeemed_at.is_(None),
-        Coupon.voided_at.is_(None),
-    )
-    .values(
-        redeemed_at=bindparam("at"),
-        redemption_id=bindparam("redemption"),
-        use_count=Coupon.use_count + 1,
-    )
-    .returning(Coupon.use_count)
-)
 
 
 def redeem_coupon(

@@ -34,7 +34,6 @@ from app.campaigns.codes import read_code
 from app.campaigns.redemption import (
     Evaluation,
     OfflineContext,
-    claim_and_evaluate,
     evaluate_coupon,
     redeem_coupon,
     reverse_redemption,
@@ -307,18 +306,18 @@ class RedeemCoupon(TillOperation):
     def check(self, till: TillContext, visit: Visit) -> None:
         """Claim the coupon and check its terms against this basket, store and member.
 
-        The claim is the conditional UPDATE that makes it single use (``claim_and_evaluate``);
+        The claim is the conditional UPDATE that makes it single use (``evaluate_coupon``);
         a refusal here or in the fraud rules rolls it back with the request.
         """
         refuse_spending_after_lookup(visit.card)
-        evaluation = claim_and_evaluate(
+        evaluation = evaluate_coupon(
             self.facts["canonical"],
             place=till.place,
             basket_cents=self.payload["basket_cents"],
             lines=self.payload.get("lines") or [],
             member_id=visit.member_id,
             when=self._when(visit),
-            now=visit.now,
+            claim_at=visit.now,
         )
         if evaluation.refusal is not None:
             raise evaluation.refusal
