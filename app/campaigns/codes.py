@@ -65,10 +65,14 @@ _COUPON_BY_HASH = (
 )
 
 
+def lookup_hash_of(canonical: str) -> bytes:
+    """Return the hash a coupon with this canonical code is stored and found under."""
+    return code_lookup_hash(canonical, storage_keys().lookup)
+
+
 def find_coupon(canonical: str) -> Coupon:
     """Return the coupon with this canonical code, or refuse with ``unknown-code``."""
-    code_hash = code_lookup_hash(canonical, storage_keys().lookup)
-    coupon = db.session.scalar(_COUPON_BY_HASH, {"code_hash": code_hash})
+    coupon = db.session.scalar(_COUPON_BY_HASH, {"code_hash": lookup_hash_of(canonical)})
     if coupon is None:
         raise DomainError("unknown-code", "No coupon has this code; check it again.")
     return coupon

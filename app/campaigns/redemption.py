@@ -31,7 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import Member
 from app.auth.access import MANAGER_ROLES
-from app.campaigns.codes import find_coupon, storage_keys
+from app.campaigns.codes import find_coupon, lookup_hash_of
 from app.campaigns.models import Coupon, CouponRecord, Redemption
 from app.campaigns.settings import coupon_settings
 from app.campaigns.views import coupon_view
@@ -55,7 +55,6 @@ from coupons.rules import (
     Refusal,
     decide_redemption,
 )
-from coupons.storage import code_lookup_hash
 
 log = logging.getLogger("app.campaigns")
 
@@ -113,7 +112,7 @@ def _terms(coupon: CouponRecord, *, claimed: bool = False) -> CouponTerms:
         min_basket_cents=coupon.min_basket_cents,
         member_id=coupon.member_id,
         max_uses_per_member=coupon.max_uses_per_member,
-        voided=coupon.voided_at is not None and not claimed,
+        voided=coupon.voided_at is not None,
         redeemed=coupon.redeemed_at is not None and not claimed,
     )
 
@@ -224,7 +223,7 @@ def evaluate_coupon(
     if claim_at is not None:
         redemption_id = uuid.uuid4()
         params = {
-            "hash_of_code": code_lookup_hash(canonical, storage_keys().lookup),
+            "hash_of_code": lookup_hash_of(canonical),
             "at": claim_at,
             "redemption": redemption_id,
         }

@@ -180,8 +180,20 @@ def prior_use_of(attempt_id: int | None, store_id: int | None, occurred_at: Any)
     return PriorUse(attempt_id, store_id, occurred_at)
 
 
+# What the velocity rule counts for each operation it judges.
+_EARLIER_TODAY = {"purchase": _PURCHASES_SINCE, "coupon-redeem": _REDEMPTIONS_SINCE}
+
+
+def _counts_velocity(ctx: RiskContext) -> bool:
+    return ctx.member_id is not None and ctx.operation in _EARLIER_TODAY
+
+
+def _checks_travel(ctx: RiskContext) -> bool:
+    return ctx.card_id is not None and ctx.caller.store_id is not None
+
+
 def _velocity(ctx: RiskContext) -> RuleHit | None:
-    if ctx.member_id is None or ctx.operation not in ("purchase", "coupon-redeem"):
+    if not _counts_velocity(ctx):
         return None
     settings = ctx.settings["velocity"]
     since = ctx.now - timedelta(days=1)
@@ -191,8 +203,8 @@ def _velocity(ctx: RiskContext) -> RuleHit | None:
         limit = int(settings["max_redemptions_per_day"])
     earlier = ctx.earlier_today
     if earlier is UNREAD:
-        query = _PURCHASES_SINCE if ctx.operation == "purchase" else _REDEMPTIONS_SINCE
         params = {"member_id": ctx.member_id, "since": since}
+        query = _EARLIER_TODAY[ctx.operation]
         earlier = int(db.session.connection().execute(query, params).scalar() or 0)
     count = earlier + 1
     if count <= limit:
@@ -210,7 +222,7 @@ def _velocity(ctx: RiskContext) -> RuleHit | None:
 
 def _impossible_travel(ctx: RiskContext) -> RuleHit | None:
     caller = ctx.caller
-    if ctx.card_id is None or caller.store_id is None:
+    if ctx.card_id is None or not _checks_travel(ctx):  # (card_id: for the type checker)
         return None
     settings = ctx.settings["impossible-travel"]
     # Compare with the card's last accepted use: once a use here went through (a live code, a
@@ -412,24 +424,15 @@ def _count_and_prior_use(count: Select[Any]) -> Select[Any]:
 
 
 _COUNT_AND_PRIOR_USE = {
-    "purchase": _count_and_prior_use(_PURCHASES_SINCE),
-    "coupon-redeem": _count_and_prior_use(_REDEMPTIONS_SINCE),
+    operation: _count_and_prior_use(count) for operation, count in _EARLIER_TODAY.items()
 }
 
 
 def _read_history(ctx: RiskContext) -> RiskContext:
     """Read what both history rules need in one statement, when both will ask."""
-    both = (
-        ctx.operation in _COUNT_AND_PRIOR_USE
-        and ctx.member_id is not None
-        and ctx.card_id is not None
-        and ctx.caller.store_id is not None
-        and ctx.earlier_today is UNREAD
-        and ctx.prior_use is UNREAD
-    )
-    if not both:
+    unread = ctx.earlier_today is UNREAD and ctx.prior_use is UNREAD
+    if not (unread and _counts_velocity(ctx) and _checks_travel(ctx)) or ctx.card_id is None:
         return ctx
-    assert ctx.card_id is not None
     params = {
         "member_id": ctx.member_id,
         "since": ctx.now - timedelta(days=1),

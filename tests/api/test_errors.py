@@ -220,7 +220,9 @@ def test_a_table_type_built_as_a_problem_keeps_the_table_status_and_title() -> N
     assert not set(AMBIGUOUS_TYPES) & set(DOMAIN_PROBLEMS)
 
 
-def test_the_app_remembers_which_views_are_coroutines(app: Flask) -> None:
+def test_the_app_remembers_which_views_are_coroutines(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``ensure_sync`` asks once per function: plain views come back as they are."""
 
     def view() -> str:
@@ -240,7 +242,9 @@ def test_the_app_remembers_which_views_are_coroutines(app: Flask) -> None:
     assert app.ensure_sync(bound_again) is bound_again
     remembered = app._coroutine_functions  # type: ignore[attr-defined]
     assert remembered[view] is False and remembered[Holder.method] is False
-    # A coroutine function still goes to Flask's async support (not installed here).
-    with pytest.raises(RuntimeError, match="async"):
-        app.ensure_sync(coroutine_view)
+    # A coroutine function still goes to Flask's async support.
+    wrapped = []
+    monkeypatch.setattr(app, "async_to_sync", lambda func: wrapped.append(func) or "sync")
+    assert app.ensure_sync(coroutine_view) == "sync"
+    assert wrapped == [coroutine_view]
     assert remembered[coroutine_view] is True
