@@ -8,10 +8,13 @@
    CPU from the first call measured.
 2. The app served exactly as the ``Procfile``'s ``web:`` line says (gunicorn, its worker model
    and count), bound to 127.0.0.1; and the same command serving ``bench/ceiling.py``, a
-   one-route Flask app, as the ceiling of what this machine and these settings can do.
+   one-route Flask app, as the ceiling of what this machine and these settings can do; and
+   ``bench/reference.py``, the stack's reference (Flask and SQLAlchemy Core doing one
+   conditional ``UPDATE`` and one ``INSERT``, no hooks), on the same database.
 3. ``wrk`` with the Lua scripts in ``bench/lua`` at ``BENCH_CONNECTIONS`` (32) connections and
-   ``BENCH_THREADS`` (2) threads for ``BENCH_SECONDS`` (10) each: scan, purchase, coupon
-   redemption and ``GET /api/v1/me/card``, with the ceiling before each and after the last.
+   ``BENCH_THREADS`` (2) threads for ``BENCH_SECONDS`` (10) each: the reference, scan,
+   purchase, coupon redemption and ``GET /api/v1/me/card``, with the ceiling before each and
+   after the last.
    Each call's share of the ceiling is taken against the two ceiling runs around it: the
    machine is shared and its speed drifts, so the ratios are what to compare.
 4. One table (requests/s, p50, p99, errors, share of the ceiling); where the machine has
@@ -37,16 +40,19 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+# (the row's name, its wrk script, the server it loads: "app" or "reference")
 SCENARIOS = (
-    ("POST /till/scan (LW1)", "scan.lua", "/api/v1/till/scan"),
-    ("POST /till/purchases", "purchase.lua", "/api/v1/till/purchases"),
-    ("POST /till/coupons/redeem", "redeem.lua", "/api/v1/till/coupons/redeem"),
-    ("GET /me/card", "me_card.lua", "/api/v1/me/card"),
+    ("reference: Flask + Core, UPDATE + INSERT", "reference.lua", "reference"),
+    ("POST /till/scan (LW1)", "scan.lua", "app"),
+    ("POST /till/purchases", "purchase.lua", "app"),
+    ("POST /till/coupons/redeem", "redeem.lua", "app"),
+    ("GET /me/card", "me_card.lua", "app"),
 )
 
 
@@ -133,13 +139,17 @@ def start(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> subp
     )
 
 
-def wait_until_up(url: str, seconds: float = 60) -> None:
-    """Wait until ``url`` answers."""
+def wait_until_up(url: str, seconds: float = 60, accept_status: int = 200) -> None:
+    """Wait until ``url`` answers (with ``accept_status``: a GET of a POST route says 405)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url, timeout=2).read()
             return
+        except urllib.error.HTTPError as error:
+            if error.code == accept_status:
+                return
+            time.sleep(0.3)
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"server at {url} did not come up")
@@ -173,8 +183,8 @@ def cpu_seconds() -> dict[str, float]:
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
         group = (
-            "app"
-            if b"app:create_app()" in command
+            "app"  # the till's workers, or the reference's while its row runs
+            if b"app:create_app()" in command or b"reference:create_app()" in command
             else "postgres"
             if name.startswith("postgres")
             else "redis"
@@ -273,6 +283,7 @@ def main() -> int:
     port = env_int("BENCH_PORT", 8950)
     require_free_port(port)
     require_free_port(port + 1)
+    require_free_port(port + 2)
     work = Path(tempfile.mkdtemp(prefix="lw-bench-"))
     database_url = fresh_database(work)
     app_env = {
@@ -306,6 +317,10 @@ def main() -> int:
     if seeded.returncode != 0:
         raise SystemExit(f"seeding failed:\n{seeded.stderr[-3000:]}")
     print(seeded.stdout.strip(), f"({'PostgreSQL' if 'postgresql' in database_url else 'SQLite'})")
+    sys.path.insert(0, str(HERE))
+    import reference
+
+    reference.prepare(database_url, env_int("BENCH_MEMBERS", 2000))
     settle(database_url)
     command = web_command(app_dir, port)
     ceiling_command = [
@@ -315,15 +330,28 @@ def main() -> int:
         for word in web_command(app_dir, port)
     ]
     ceiling_command[1:1] = ["--chdir", str(HERE)]
+    reference_command = [
+        word.replace("ceiling:create_app()", "reference:create_app()").replace(
+            f"127.0.0.1:{port + 1}", f"127.0.0.1:{port + 2}"
+        )
+        for word in ceiling_command
+    ]
     print("serving:", " ".join(command[1:]))
     app_server = start(command, app_env, app_dir, work / "app.log")
     ceiling_server = start(
         ceiling_command, {**os.environ, "PYTHONPATH": str(HERE)}, HERE, work / "ceiling.log"
     )
+    reference_server = start(
+        reference_command,
+        {**os.environ, "PYTHONPATH": str(HERE), "DATABASE_URL": database_url},
+        HERE,
+        work / "reference.log",
+    )
     results: dict[str, dict[str, float]] = {}
     try:
         wait_until_up(f"http://127.0.0.1:{port}/.well-known/jwks.json")
         wait_until_up(f"http://127.0.0.1:{port + 1}/")
+        wait_until_up(f"http://127.0.0.1:{port + 2}/use", accept_status=405)
         wrk_env = {
             **os.environ,
             "BENCH_DATA": str(work / "data"),
@@ -332,15 +360,16 @@ def main() -> int:
             "BENCH_RUN": f"r{int(time.time())}",
         }
         base = f"http://127.0.0.1:{port}"
+        servers = {"app": base, "reference": f"http://127.0.0.1:{port + 2}"}
         wrk("scan.lua", base, {**wrk_env, "BENCH_RUN": "warm"}, 2)  # warm up the workers
         ceiling_url = f"http://127.0.0.1:{port + 1}/"
         # The ceiling runs before every call and after the last: each call is compared with
         # the two ceiling runs around it, so a machine whose speed drifts during the run (a
         # shared virtual machine) moves both sides of each ratio alike.
         ceilings = [wrk("ceiling.lua", ceiling_url, wrk_env, seconds)]
-        for name, script, _ in SCENARIOS:
+        for name, script, server in SCENARIOS:
             before = cpu_seconds()
-            results[name] = wrk(script, base, wrk_env, seconds)
+            results[name] = wrk(script, servers[server], wrk_env, seconds)
             used = cpu_used(before, cpu_seconds())
             requests = max(results[name]["requests"], 1)
             if before:
@@ -351,6 +380,7 @@ def main() -> int:
     finally:
         stop(app_server)
         stop(ceiling_server)
+        stop(reference_server)
     ceiling = sum(run["rps"] for run in ceilings) / len(ceilings)
     low, high = min(run["rps"] for run in ceilings), max(run["rps"] for run in ceilings)
     print()
