@@ -90,9 +90,29 @@ def reissue_card(member_id: int, reason: str = "reissued") -> Card:
     return issue_card(member_id)
 
 
+# The LW1 codes this process signed, by card, expiry and key id (see ``static_code_of``).
+_SIGNED_CODES: dict[tuple[uuid.UUID, datetime, bytes], str] = {}
+_SIGNED_CODES_KEPT = 10_000
+
+
 def static_code_of(card: Card) -> str:
-    """Return the card's LW1 code, signed with the newest key."""
-    return encode_static_code(card.id, card.not_after, card_key_ring().newest())
+    """Return the card's LW1 code, signed with the newest key.
+
+    An Ed25519 signature is deterministic: the same card, expiry and key always give the same
+    code. So each process remembers the codes it signed instead of signing again each time a
+    member opens the app (the signature and its base45 text were about a twentieth of
+    ``GET /api/v1/me/card``). A new key (a rotation) or a new expiry signs anew; the memory is
+    emptied when it holds ``_SIGNED_CODES_KEPT`` codes.
+    """
+    key = card_key_ring().newest()
+    remembered = (card.id, card.not_after, key.kid)
+    code = _SIGNED_CODES.get(remembered)
+    if code is None:
+        code = encode_static_code(card.id, card.not_after, key)
+        if len(_SIGNED_CODES) >= _SIGNED_CODES_KEPT:
+            _SIGNED_CODES.clear()
+        _SIGNED_CODES[remembered] = code
+    return code
 
 
 @dataclass(frozen=True)

@@ -267,6 +267,34 @@ def test_rotated_card_key_keeps_old_codes_valid_and_publishes_both(app: Flask, s
     assert len(shop.client.get("/.well-known/jwks.json").get_json()["keys"]) >= 2
 
 
+def test_a_card_code_is_signed_once_per_key_and_verifies_each_time(
+    app: Flask, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The member's code is remembered per process, by card, expiry and key."""
+    from app.cards import service
+
+    signed: list[bytes] = []
+
+    def counting_encode(card_id: uuid.UUID, not_after, key):  # type: ignore[no-untyped-def]
+        signed.append(key.kid)
+        return encode_static_code(card_id, not_after, key)
+
+    monkeypatch.setattr(service, "encode_static_code", counting_encode)
+    first, again = my_card(shop)["static_code"], my_card(shop)["static_code"]
+    assert again == first
+    assert len(signed) == 1
+    assert app.test_cli_runner().invoke(args=["keys", "rotate-card-key"]).exit_code == 0
+    rotated = my_card(shop)["static_code"]
+    assert len(signed) == 2 and signed[1] != signed[0]
+    jwks = {k["kid"]: k for k in shop.client.get("/.well-known/jwks.json").get_json()["keys"]}
+    for code, kid in ((first, signed[0]), (rotated, signed[1])):
+        payload = base45.b45decode(code[4:])
+        assert payload[1:5] == kid
+        x = jwks[kid.hex()]["x"]
+        public = Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(x + "=="))
+        public.verify(payload[25:], payload[:25])  # raises if the signature is wrong
+
+
 def test_members_cannot_scan_and_tills_cannot_read_member_cards(shop: Shop) -> None:
     member = shop.client.post(
         "/api/v1/till/scan", json={"code": shop.static_code()}, headers=bearer(shop.login_member())
