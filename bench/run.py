@@ -10,11 +10,13 @@
    and count), bound to 127.0.0.1; and the same command serving ``bench/ceiling.py``, a
    one-route Flask app, as the ceiling of what this machine and these settings can do; and
    ``bench/reference.py``, the stack's reference (Flask and SQLAlchemy Core doing one
-   conditional ``UPDATE`` and one ``INSERT``, no hooks), on the same database.
+   conditional ``UPDATE`` and one ``INSERT``, no hooks), on the same database; on PostgreSQL
+   also ``bench/floor.py``, the scan's own work without any framework (a lower bound of what
+   leaving the framework could reach).
 3. ``wrk`` with the Lua scripts in ``bench/lua`` at ``BENCH_CONNECTIONS`` (32) connections and
-   ``BENCH_THREADS`` (2) threads for ``BENCH_SECONDS`` (10) each: the reference, scan,
-   purchase, coupon redemption and ``GET /api/v1/me/card``, with the ceiling before each and
-   after the last.
+   ``BENCH_THREADS`` (2) threads for ``BENCH_SECONDS`` (10) each: scan, purchase, coupon
+   redemption, ``GET /api/v1/me/card``, the reference and the floor, with the ceiling before
+   each and after the last.
    Each call's share of the ceiling is taken against the two ceiling runs around it: the
    machine is shared and its speed drifts, so the ratios are what to compare.
 4. One table (requests/s, p50, p99, errors, share of the ceiling); where the machine has
@@ -46,14 +48,19 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-# (the row's name, its wrk script, the server it loads: "app" or "reference")
+# (the row's name, its wrk script, the server it loads: "app", "reference" or "floor")
+# The till's calls run first, as in earlier rounds: the rows the reference and the floor write
+# cannot set off autovacuum during a till call's run.
 SCENARIOS = (
-    ("reference: Flask + Core, UPDATE + INSERT", "reference.lua", "reference"),
     ("POST /till/scan (LW1)", "scan.lua", "app"),
     ("POST /till/purchases", "purchase.lua", "app"),
     ("POST /till/coupons/redeem", "redeem.lua", "app"),
     ("GET /me/card", "me_card.lua", "app"),
+    ("reference: Flask + Core, UPDATE + INSERT", "reference.lua", "reference"),
+    ("floor: the scan's own work, no framework", "scan.lua", "floor"),
 )
+# The gunicorn app names whose processes count as "the app's workers" in the CPU table.
+SERVED_APPS = (b"app:create_app()", b"reference:create_app()", b"floor:create_app_floor()")
 
 
 def env_int(name: str, default: int) -> int:
@@ -183,8 +190,8 @@ def cpu_seconds() -> dict[str, float]:
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
         group = (
-            "app"  # the till's workers, or the reference's while its row runs
-            if b"app:create_app()" in command or b"reference:create_app()" in command
+            "app"  # the till's workers, or the reference's or the floor's while their row runs
+            if any(name in command for name in SERVED_APPS)
             else "postgres"
             if name.startswith("postgres")
             else "redis"
@@ -284,6 +291,7 @@ def main() -> int:
     require_free_port(port)
     require_free_port(port + 1)
     require_free_port(port + 2)
+    require_free_port(port + 3)
     work = Path(tempfile.mkdtemp(prefix="lw-bench-"))
     database_url = fresh_database(work)
     app_env = {
@@ -341,6 +349,24 @@ def main() -> int:
     ceiling_server = start(
         ceiling_command, {**os.environ, "PYTHONPATH": str(HERE)}, HERE, work / "ceiling.log"
     )
+    # The floor runs the app's own functions: only for this checkout, and only on PostgreSQL.
+    floor_runs = app_dir == REPO and "postgresql" in database_url
+    floor_command = [
+        word.replace("ceiling:create_app()", "floor:create_app_floor()").replace(
+            f"127.0.0.1:{port + 1}", f"127.0.0.1:{port + 3}"
+        )
+        for word in ceiling_command
+    ]
+    floor_server = (
+        start(
+            floor_command,
+            {**app_env, "PYTHONPATH": f"{REPO}{os.pathsep}{HERE}"},
+            HERE,
+            work / "floor.log",
+        )
+        if floor_runs
+        else None
+    )
     reference_server = start(
         reference_command,
         {**os.environ, "PYTHONPATH": str(HERE), "DATABASE_URL": database_url},
@@ -352,6 +378,8 @@ def main() -> int:
         wait_until_up(f"http://127.0.0.1:{port}/.well-known/jwks.json")
         wait_until_up(f"http://127.0.0.1:{port + 1}/")
         wait_until_up(f"http://127.0.0.1:{port + 2}/use", accept_status=405)
+        if floor_server is not None:
+            wait_until_up(f"http://127.0.0.1:{port + 3}/", accept_status=404)
         wrk_env = {
             **os.environ,
             "BENCH_DATA": str(work / "data"),
@@ -360,7 +388,11 @@ def main() -> int:
             "BENCH_RUN": f"r{int(time.time())}",
         }
         base = f"http://127.0.0.1:{port}"
-        servers = {"app": base, "reference": f"http://127.0.0.1:{port + 2}"}
+        servers = {
+            "app": base,
+            "reference": f"http://127.0.0.1:{port + 2}",
+            "floor": f"http://127.0.0.1:{port + 3}",
+        }
         wrk("scan.lua", base, {**wrk_env, "BENCH_RUN": "warm"}, 2)  # warm up the workers
         ceiling_url = f"http://127.0.0.1:{port + 1}/"
         # The ceiling runs before every call and after the last: each call is compared with
@@ -368,6 +400,8 @@ def main() -> int:
         # shared virtual machine) moves both sides of each ratio alike.
         ceilings = [wrk("ceiling.lua", ceiling_url, wrk_env, seconds)]
         for name, script, server in SCENARIOS:
+            if server == "floor" and floor_server is None:
+                continue
             before = cpu_seconds()
             results[name] = wrk(script, servers[server], wrk_env, seconds)
             used = cpu_used(before, cpu_seconds())
@@ -381,6 +415,8 @@ def main() -> int:
         stop(app_server)
         stop(ceiling_server)
         stop(reference_server)
+        if floor_server is not None:
+            stop(floor_server)
     ceiling = sum(run["rps"] for run in ceilings) / len(ceilings)
     low, high = min(run["rps"] for run in ceilings), max(run["rps"] for run in ceilings)
     print()
