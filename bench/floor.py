@@ -45,6 +45,7 @@ from app.cards.presentation import (
     read_card_code,
 )
 from app.db import utcnow
+from app.errors import Problem
 from app.fraud.blocks import _till_state_query
 from app.fraud.lockout import guess_counter
 from app.fraud.models import Attempt
@@ -93,7 +94,11 @@ def create_app_floor(app: Flask | None = None) -> Callable[[dict[str, Any], Star
         if environ["PATH_INFO"] != "/api/v1/till/scan" or environ["REQUEST_METHOD"] != "POST":
             return refuse(start_response, "404 Not Found")
         body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
-        identity = decode_access_token(environ["HTTP_AUTHORIZATION"][7:], TILL_AUDIENCE)
+        try:
+            token = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ")
+            identity = decode_access_token(token, TILL_AUDIENCE)
+        except Problem:
+            return refuse(start_response, "401 Unauthorized")
         assert identity.till_id is not None
         address = environ.get("REMOTE_ADDR") or ""
         if guess_counter().locked([f"till:{identity.till_id}", f"addr:{address}"]):
@@ -148,7 +153,7 @@ def create_app_floor(app: Flask | None = None) -> Callable[[dict[str, Any], Star
             }
             cursor.execute(attempt_sql, attempt)
         connection[0].commit()
-        token, expires_at = issue_scan_token(card, identity.till_id)
+        scan_token, expires_at = issue_scan_token(card, identity.till_id)
         answer = {
             "card_id": str(card.card_id),
             "member": {
@@ -157,7 +162,7 @@ def create_app_floor(app: Flask | None = None) -> Callable[[dict[str, Any], Star
                 "tier": member["tier"],
             },
             "credential": card.credential,
-            "scan_token": token,
+            "scan_token": scan_token,
             "scan_token_expires_at": expires_at.isoformat(),
         }
         start_response("200 OK", [("Content-Type", "application/json")])

@@ -87,7 +87,7 @@ def test_the_floor_scans_like_the_till(shop: Shop) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgres"])
-def test_the_floor_refuses_a_forged_or_unknown_code(shop: Shop) -> None:
+def test_the_floor_refuses_a_forged_or_unknown_code_and_a_missing_token(shop: Shop) -> None:
     till_token = shop.open_till()
     floor = Client(create_app_floor(shop.app))
     payload = bytearray(base45.b45decode(shop.static_code()[4:]))
@@ -102,3 +102,4 @@ def test_the_floor_refuses_a_forged_or_unknown_code(shop: Shop) -> None:
         "/api/v1/till/scan", json={"code": unknown}, headers=bearer(till_token)
     )
     assert unknown_answer.status_code == 410
+    assert floor.post("/api/v1/till/scan", json={"code": unknown}).status_code == 401
