@@ -46,6 +46,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import reference  # bench/reference.py: this script's folder is first on the import path
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 # (the row's name, its wrk script, the server it loads: "app", "reference" or "floor")
@@ -191,7 +193,7 @@ def cpu_seconds() -> dict[str, float]:
         fields = stat[stat.rindex(")") + 2 :].split()
         group = (
             "app"  # the till's workers, or the reference's or the floor's while their row runs
-            if any(name in command for name in SERVED_APPS)
+            if any(served in command for served in SERVED_APPS)
             else "postgres"
             if name.startswith("postgres")
             else "redis"
@@ -325,9 +327,6 @@ def main() -> int:
     if seeded.returncode != 0:
         raise SystemExit(f"seeding failed:\n{seeded.stderr[-3000:]}")
     print(seeded.stdout.strip(), f"({'PostgreSQL' if 'postgresql' in database_url else 'SQLite'})")
-    sys.path.insert(0, str(HERE))
-    import reference
-
     reference.prepare(database_url, env_int("BENCH_MEMBERS", 2000))
     settle(database_url)
     command = web_command(app_dir, port)
