@@ -19,7 +19,8 @@
    each and after the last.
    Each call's share of the ceiling is taken against the two ceiling runs around it: the
    machine is shared and its speed drifts, so the ratios are what to compare.
-4. One table (requests/s, p50, p99, errors, share of the ceiling); where the machine has
+4. One table (requests/s, p50, p99, errors, share of the ceiling, and that share over the
+   reference's); where the machine has
    ``/proc``, a second one with the CPU time each request cost the app's workers, PostgreSQL,
    Redis and the whole machine (the wrk client and the kernel included); then the checks: no
    coupon redeemed twice, and ``flask ledger verify`` passes. Exit status 1 if a check fails.
@@ -419,18 +420,25 @@ def main() -> int:
     ceiling = sum(run["rps"] for run in ceilings) / len(ceilings)
     low, high = min(run["rps"] for run in ceilings), max(run["rps"] for run in ceilings)
     print()
-    print("| call | requests/s | p50 | p99 | errors | share of the ceiling |")
-    print("|---|---:|---:|---:|---:|---:|")
+    # Each call's share of the ceiling over the reference's: what the till reaches of what the
+    # same stack does with two bare statements (see docs/performance.md).
+    reference_share = next(
+        (r["rps"] / r["ceiling_rps"] for n, r in results.items() if n.startswith("reference")),
+        None,
+    )
+    print("| call | requests/s | p50 | p99 | errors | share of the ceiling | of the reference |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     print(
         f"| ceiling (one-route Flask app; {low:,.0f} to {high:,.0f}) | {ceiling:,.0f} | "
         f"{ceilings[0]['p50_ms']:.1f} ms | {ceilings[0]['p99_ms']:.1f} ms | "
-        f"{sum(run['errors'] for run in ceilings):.0f} | 1.000 |"
+        f"{sum(run['errors'] for run in ceilings):.0f} | 1.000 | |"
     )
     for name, result in results.items():
+        share = result["rps"] / result["ceiling_rps"]
+        of_reference = f"{share / reference_share:.2f}" if reference_share else ""
         print(
             f"| `{name}` | {result['rps']:,.0f} | {result['p50_ms']:.1f} ms | "
-            f"{result['p99_ms']:.1f} ms | {result['errors']:.0f} | "
-            f"{result['rps'] / result['ceiling_rps']:.3f} |"
+            f"{result['p99_ms']:.1f} ms | {result['errors']:.0f} | {share:.3f} | {of_reference} |"
         )
     if any("cpu_ms_machine" in result for result in results.values()):
         print()
