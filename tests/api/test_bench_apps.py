@@ -3,8 +3,8 @@
 Both are measuring instruments, not product code; these tests keep them honest. The reference
 must do the write it claims (and refuse when nothing is left), and the floor must do a real
 scan: the same card, member and credential as the till's own scan, an attempt on record, a
-scan token the till accepts, and refusals for a forged or unknown code. The floor runs the
-app's own statements on PostgreSQL only, as the bench does.
+scan token the till accepts, and refusals for a forged or unknown code and a missing token.
+The floor runs the app's own statements on PostgreSQL only, as the bench does.
 """
 
 from __future__ import annotations
