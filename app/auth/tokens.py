@@ -21,6 +21,7 @@ from flask import current_app
 from app.db import utcnow
 from app.errors import Problem
 from app.instance_secrets import TokenKey
+from app.memory import BoundedMemory
 
 ALGORITHM = "HS256"
 API_AUDIENCE = "lw-api"
@@ -63,8 +64,7 @@ def issue_access_token(identity: Identity) -> str:
 # small request. Keyed by the exact token and audience; an entry holds the identity, the
 # expiry (checked on every use) and the key ring it was verified with (a rotated or removed
 # key ring invalidates it). Only tokens that passed every check are kept.
-_VERIFIED: dict[tuple[str, str], tuple[Identity, float, object]] = {}
-_VERIFIED_MAX = 4096
+_VERIFIED: BoundedMemory[tuple[str, str], tuple[Identity, float, object]] = BoundedMemory(4096)
 
 
 def decode_access_token(token: str, audience: str) -> Identity:
@@ -74,9 +74,7 @@ def decode_access_token(token: str, audience: str) -> Identity:
     if known is not None and known[2] is ring and known[1] > time.time():
         return known[0]
     identity, expires = _verify(token, audience, ring)
-    if len(_VERIFIED) >= _VERIFIED_MAX:
-        _VERIFIED.clear()
-    _VERIFIED[(token, audience)] = (identity, expires, ring)
+    _VERIFIED.remember((token, audience), (identity, expires, ring))
     return identity
 
 

@@ -40,6 +40,7 @@ from app.cards.service import totp_secret_of
 from app.db import utcnow
 from app.errors import DomainError
 from app.extensions import db
+from app.memory import BoundedMemory
 from wallet.card_codes import (
     StaticCardCode,
     parse_rotating_code,
@@ -125,8 +126,7 @@ def _usable_card(card: CardState | None) -> CardState:
 # used only while the key ring it was verified with is the one in force (a rotation or a
 # retired key makes a new ring) and the code has not expired; anything else is verified in
 # full, which gives every refusal its reason. Only codes that passed every check are kept.
-_VERIFIED_CODES: dict[str, tuple[StaticCardCode, KeyRing]] = {}
-_VERIFIED_CODES_MAX = 8192
+_VERIFIED_CODES: BoundedMemory[str, tuple[StaticCardCode, KeyRing]] = BoundedMemory(8192)
 
 
 def _verified_static_code(code: str, now: datetime) -> StaticCardCode:
@@ -135,9 +135,7 @@ def _verified_static_code(code: str, now: datetime) -> StaticCardCode:
     if known is not None and known[1] is ring and known[0].not_after > now:
         return known[0]
     verified = verify_static_code(code, ring, now)
-    if len(_VERIFIED_CODES) >= _VERIFIED_CODES_MAX:
-        _VERIFIED_CODES.clear()
-    _VERIFIED_CODES[code] = (verified, ring)
+    _VERIFIED_CODES.remember(code, (verified, ring))
     return verified
 
 

@@ -24,6 +24,7 @@ from app.cards.models import Card
 from app.db import utcnow
 from app.errors import DomainError
 from app.extensions import db
+from app.memory import BoundedMemory
 from wallet.card_codes import (
     encode_static_code,
     generate_totp_secret,
@@ -91,8 +92,7 @@ def reissue_card(member_id: int, reason: str = "reissued") -> Card:
 
 
 # The LW1 codes this process signed, by card, expiry and key id (see ``static_code_of``).
-_SIGNED_CODES: dict[tuple[uuid.UUID, datetime, bytes], str] = {}
-_SIGNED_CODES_KEPT = 10_000
+_SIGNED_CODES: BoundedMemory[tuple[uuid.UUID, datetime, bytes], str] = BoundedMemory(10_000)
 
 
 def static_code_of(card: Card) -> str:
@@ -101,17 +101,14 @@ def static_code_of(card: Card) -> str:
     An Ed25519 signature is deterministic: the same card, expiry and key always give the same
     code. So each process remembers the codes it signed instead of signing again each time a
     member opens the app (the signature and its base45 text were about a twentieth of
-    ``GET /api/v1/me/card``). A new key (a rotation) or a new expiry signs anew; the memory is
-    emptied when it holds ``_SIGNED_CODES_KEPT`` codes.
+    ``GET /api/v1/me/card``). A new key (a rotation) or a new expiry signs anew.
     """
     key = card_key_ring().newest()
     remembered = (card.id, card.not_after, key.kid)
     code = _SIGNED_CODES.get(remembered)
     if code is None:
         code = encode_static_code(card.id, card.not_after, key)
-        if len(_SIGNED_CODES) >= _SIGNED_CODES_KEPT:
-            _SIGNED_CODES.clear()
-        _SIGNED_CODES[remembered] = code
+        _SIGNED_CODES.remember(remembered, code)
     return code
 
 
